@@ -1,0 +1,156 @@
+"""Every setting the Lambda functions read, validated once per cold start.
+
+Environment variable names live here and only here: the CDK stack and the local
+stack import them to build the functions' environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from urllib.parse import urlsplit
+
+TABLE_NAME = "REPLICAS_TABLE_NAME"
+UPLOAD_PREFIX = "UPLOAD_PREFIX"
+TAVUS_API_URL = "TAVUS_API_URL"
+TAVUS_API_KEY_SECRET_ARN = "TAVUS_API_KEY_SECRET_ARN"  # noqa: S105 - a variable name
+CALLBACK_BASE_URL = "CALLBACK_BASE_URL"
+CALLBACK_HMAC_SECRET_ARN = "CALLBACK_HMAC_SECRET_ARN"  # noqa: S105 - a variable name
+SIGNER_SECRET_ARN = "SIGNER_SECRET_ARN"  # noqa: S105 - a variable name
+PRESIGN_HOURS = "PRESIGN_HOURS"
+MIN_DURATION_SECONDS = "MIN_DURATION_SECONDS"
+MIN_RESOLUTION = "MIN_RESOLUTION"
+MAX_VIDEO_BYTES = "MAX_VIDEO_BYTES"
+PROBE_MAX_BYTES = "PROBE_MAX_BYTES"
+TAVUS_CONNECT_TIMEOUT = "TAVUS_CONNECT_TIMEOUT_SECONDS"
+TAVUS_READ_TIMEOUT = "TAVUS_READ_TIMEOUT_SECONDS"
+TAVUS_MAX_RETRIES = "TAVUS_MAX_RETRIES"
+TAVUS_MAX_RETRY_AFTER = "TAVUS_MAX_RETRY_AFTER_SECONDS"
+TAVUS_BACKOFF_SECONDS = "TAVUS_BACKOFF_SECONDS"
+SUBMIT_LEASE_SECONDS = "SUBMIT_LEASE_SECONDS"
+
+DEFAULT_TAVUS_API_URL = "https://tavusapi.com"
+MIN_PRESIGN_HOURS = 24
+MAX_PRESIGN_HOURS = 7 * 24  # SigV4 refuses anything longer
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class ValidationLimits:
+    """What a training video must satisfy before we send it to Tavus."""
+
+    min_duration_seconds: float = 60.0
+    min_resolution: int = 1080  # the shorter side, so portrait 1080x1920 passes
+    max_bytes: int = 750 * 1024 * 1024
+    probe_max_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TavusSettings:
+    api_url: str
+    api_key_secret_arn: str
+    connect_timeout: float = 3.05
+    read_timeout: float = 15.0
+    max_retries: int = 4
+    # A Retry-After longer than this is not slept through in the function;
+    # the record goes back to the queue instead.
+    max_retry_after: float = 20.0
+    # Exponential backoff base: waits of about 0.5, 1, 2, 4 s (plus jitter).
+    backoff_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    upload_prefix: str
+    callback_base_url: str
+    callback_hmac_secret_arn: str
+    signer_secret_arn: str
+    presign_lifetime: timedelta
+    submit_lease: timedelta
+    limits: ValidationLimits
+    tavus: TavusSettings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        reader = _EnvReader(env)
+        presign_hours = reader.number(PRESIGN_HOURS, default=48.0)
+        if not MIN_PRESIGN_HOURS <= presign_hours <= MAX_PRESIGN_HOURS:
+            raise ConfigError(
+                f"{PRESIGN_HOURS}={presign_hours:g} is out of range: Tavus needs a URL that "
+                f"lives at least {MIN_PRESIGN_HOURS} h and SigV4 allows at most "
+                f"{MAX_PRESIGN_HOURS} h"
+            )
+        prefix = reader.text(UPLOAD_PREFIX, default="uploads/")
+        if not prefix.endswith("/"):
+            raise ConfigError(f"{UPLOAD_PREFIX}={prefix!r} must end with '/'")
+        return cls(
+            table_name=reader.text(TABLE_NAME),
+            upload_prefix=prefix,
+            callback_base_url=reader.url(CALLBACK_BASE_URL),
+            callback_hmac_secret_arn=reader.text(CALLBACK_HMAC_SECRET_ARN),
+            signer_secret_arn=reader.text(SIGNER_SECRET_ARN),
+            presign_lifetime=timedelta(hours=presign_hours),
+            submit_lease=timedelta(seconds=reader.number(SUBMIT_LEASE_SECONDS, default=300.0)),
+            limits=ValidationLimits(
+                min_duration_seconds=reader.number(MIN_DURATION_SECONDS, default=60.0),
+                min_resolution=int(reader.number(MIN_RESOLUTION, default=1080)),
+                max_bytes=int(reader.number(MAX_VIDEO_BYTES, default=750 * 1024 * 1024)),
+                probe_max_bytes=int(reader.number(PROBE_MAX_BYTES, default=4 * 1024 * 1024)),
+            ),
+            tavus=TavusSettings(
+                api_url=reader.url(TAVUS_API_URL, default=DEFAULT_TAVUS_API_URL).rstrip("/"),
+                api_key_secret_arn=reader.text(TAVUS_API_KEY_SECRET_ARN),
+                connect_timeout=reader.number(TAVUS_CONNECT_TIMEOUT, default=3.05),
+                read_timeout=reader.number(TAVUS_READ_TIMEOUT, default=15.0),
+                max_retries=int(reader.number(TAVUS_MAX_RETRIES, default=4)),
+                max_retry_after=reader.number(TAVUS_MAX_RETRY_AFTER, default=20.0),
+                backoff_seconds=reader.number(TAVUS_BACKOFF_SECONDS, default=0.5),
+            ),
+        )
+
+
+class _EnvReader:
+    """Reads named settings and turns every problem into a ConfigError naming it."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self._env.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            raise ConfigError(f"missing required setting {name}")
+        return default
+
+    def number(self, name: str, default: float) -> float:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number") from None
+        if value < 0:
+            raise ConfigError(f"{name}={raw!r} must not be negative")
+        return value
+
+    def url(self, name: str, default: str | None = None) -> str:
+        value = self.text(name, default)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{name}={value!r} is not an http(s) URL")
+        return value
+
+
+@cache
+def load_settings() -> Settings:
+    """The settings of this container, read from the environment on first use."""
+    return Settings.from_env(os.environ)

@@ -1,0 +1,64 @@
+"""Ingest Lambda: S3 ObjectCreated notifications, delivered through SQS, become Tavus replicas.
+
+Partial batch responses: a record that fails transiently goes back to the
+queue alone (and to the DLQ after the queue's max receive count).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from replica_pipeline import runtime
+from replica_pipeline.aws import s3_client
+from replica_pipeline.config import load_settings
+from replica_pipeline.ingest import IngestDependencies, ingest_notification
+from replica_pipeline.observability import METRICS_NAMESPACE
+
+logger = Logger()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def dependencies() -> IngestDependencies:
+    return IngestDependencies(
+        settings=load_settings(),
+        store=runtime.replica_store(),
+        s3=s3_client(),
+        tavus=runtime.tavus_client,
+        signing_client=runtime.signing_client,
+        callback_key=runtime.callback_key,
+    )
+
+
+def record_handler(record: SQSRecord) -> None:
+    try:
+        outcomes = ingest_notification(record.body, dependencies())
+    except Exception:
+        logger.exception(
+            "record failed; it returns to the queue", extra={"message_id": record.message_id}
+        )
+        metrics.add_metric(name="IngestRecordFailed", unit=MetricUnit.Count, value=1)
+        raise
+    for outcome in outcomes:
+        metrics.add_metric(name=f"Drops{outcome.value.title()}", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,398 @@
+"""The ingest service: one S3 ObjectCreated record in, at most one Create Replica out.
+
+Steps per record: classify the key, HEAD the object, validate it (name, type,
+size, then the container header through ranged reads), pair separate-consent
+halves, claim the submission, pre-sign, call Tavus, record the replica id.
+
+Failures come in two kinds. Permanent ones (bad video, Tavus said no, the
+signer key is temporary) are written on the item and the record is
+acknowledged. Transient ones (Tavus down, another invocation holds the claim,
+AWS hiccups) raise, so the batch processor returns the record to the queue and,
+after enough tries, to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from replica_pipeline.callback_token import callback_url
+from replica_pipeline.clock import Clock, parse_iso, utc_now
+from replica_pipeline.config import Settings
+from replica_pipeline.keys import (
+    META_CALLBACK_TAG,
+    META_MODEL_NAME,
+    META_REPLICA_NAME,
+    Drop,
+    ObjectCreated,
+    Role,
+    classify,
+    parse_notification,
+    sibling_prefix,
+)
+from replica_pipeline.media_probe import ProbeError, RangedReader, probe_video
+from replica_pipeline.presigner import PresignRefused, presign_get
+from replica_pipeline.states import Status
+from replica_pipeline.store import ClaimOutcome, ReplicaStore, Submission, SubmissionKind
+from replica_pipeline.tavus import TavusClient, TavusRejected, TavusUnavailable
+from replica_pipeline.validation import ObjectFacts, check_object, check_video
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger(child=True)
+
+# Tavus's clock and ours may disagree a little when we look for an earlier replica.
+ADOPTION_CLOCK_SKEW = timedelta(minutes=5)
+
+
+class Outcome(StrEnum):
+    SUBMITTED = "submitted"
+    ADOPTED = "adopted"  # an earlier, interrupted attempt had reached Tavus
+    DUPLICATE = "duplicate"
+    WAITING = "waiting"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    IGNORED = "ignored"
+
+
+class SubmissionBusy(Exception):
+    """Another invocation holds a live claim on this submission; retry later."""
+
+
+@dataclass
+class IngestDependencies:
+    settings: Settings
+    store: ReplicaStore
+    s3: S3Client
+    tavus: Callable[[], TavusClient]
+    signing_client: Callable[[], Any]  # raises PresignRefused for temporary credentials
+    callback_key: Callable[[], bytes]
+    clock: Clock = field(default=utc_now)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One uploaded object, inspected: where it is, what it is, and whether it passed."""
+
+    drop: Drop
+    bucket: str
+    version_id: str | None
+    etag: str
+    metadata: dict[str, str]
+    rejection: str | None
+
+    @property
+    def identity(self) -> str:
+        """What distinguishes this content from a re-upload under the same key."""
+        if self.version_id and self.version_id != "null":
+            return self.version_id
+        return self.etag
+
+
+def submission_id(*identifying: str) -> str:
+    return hashlib.sha256("\x1f".join(identifying).encode("utf-8")).hexdigest()[:24]
+
+
+def ingest_notification(body: str, deps: IngestDependencies) -> list[Outcome]:
+    """Handle one SQS message body (an S3 event notification)."""
+    return [ingest_object(created, deps) for created in parse_notification(body)]
+
+
+def ingest_object(created: ObjectCreated, deps: IngestDependencies) -> Outcome:
+    drop = classify(created.key, deps.settings.upload_prefix)
+    if drop is None:
+        logger.info("ignoring object outside the upload prefix", extra={"key": created.key})
+        return Outcome.IGNORED
+    part = inspect(
+        created.bucket, drop, deps, event_size=created.size, version_id=created.version_id
+    )
+    if part is None:
+        logger.warning("object is gone before it could be read", extra={"key": created.key})
+        return Outcome.IGNORED
+    if drop.role is Role.COMBINED:
+        if part.rejection:
+            return _reject(_combined_submission(part), part.rejection, deps)
+        return submit(_combined_submission(part), [part], deps)
+    return _ingest_pair_part(part, deps)
+
+
+def inspect(
+    bucket: str,
+    drop: Drop,
+    deps: IngestDependencies,
+    *,
+    event_size: int | None = None,
+    version_id: str | None = None,
+) -> Part | None:
+    """HEAD the object and validate it; None when it no longer exists."""
+    head_args: dict[str, str] = {"Bucket": bucket, "Key": drop.key}
+    if version_id:
+        head_args["VersionId"] = version_id
+    try:
+        head = deps.s3.head_object(**head_args)  # type: ignore[arg-type]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+            return None
+        raise
+    # The event's size is S3's own figure for this upload; HEAD may describe a newer one.
+    size = event_size if event_size is not None else int(head.get("ContentLength", 0))
+    version = head.get("VersionId") or version_id
+    facts = ObjectFacts(
+        key=drop.key,
+        extension=drop.extension,
+        size=size,
+        content_type=str(head.get("ContentType", "")),
+    )
+    rejection = check_object(facts, deps.settings.limits)
+    if rejection is None:
+        rejection = _check_header(bucket, drop.key, version, size, deps)
+    return Part(
+        drop=drop,
+        bucket=bucket,
+        version_id=version,
+        etag=str(head.get("ETag", "")).strip('"'),
+        metadata={key.lower(): value for key, value in head.get("Metadata", {}).items()},
+        rejection=rejection,
+    )
+
+
+def _check_header(
+    bucket: str, key: str, version_id: str | None, size: int, deps: IngestDependencies
+) -> str | None:
+    def fetch(first: int, last: int) -> bytes:
+        args: dict[str, str] = {"Bucket": bucket, "Key": key, "Range": f"bytes={first}-{last}"}
+        if version_id and version_id != "null":
+            args["VersionId"] = version_id
+        return deps.s3.get_object(**args)["Body"].read()  # type: ignore[arg-type]
+
+    reader = RangedReader(size, fetch, budget=deps.settings.limits.probe_max_bytes)
+    try:
+        video = probe_video(reader, key)
+    except ProbeError as error:
+        return str(error)
+    finally:
+        logger.debug(
+            "read the container header",
+            extra={"key": key, "bytes_read": reader.bytes_fetched, "requests": reader.requests},
+        )
+    return check_video(video, deps.settings.limits)
+
+
+def _ingest_pair_part(part: Part, deps: IngestDependencies) -> Outcome:
+    if part.rejection:
+        return _reject(_part_submission(part), f"{part.drop.role} video: {part.rejection}", deps)
+    sibling = _find_sibling(part, deps)
+    if sibling is None or sibling.rejection:
+        waiting = (
+            Status.WAITING_FOR_CONSENT
+            if part.drop.role is Role.TRAINING
+            else Status.WAITING_FOR_TRAINING
+        )
+        deps.store.create(_part_submission(part), waiting, deps.clock())
+        # Look again after writing: if the other half landed meanwhile, its own
+        # event may have missed our placeholder, so this event completes the pair.
+        sibling = _find_sibling(part, deps)
+        if sibling is None or sibling.rejection:
+            return Outcome.WAITING
+    training, consent = (part, sibling) if part.drop.role is Role.TRAINING else (sibling, part)
+    outcome = submit(_pair_submission(training, consent), [training, consent], deps)
+    for half in (training, consent):
+        deps.store.retire_waiting(_part_submission(half).submission_id)
+    return outcome
+
+
+def _find_sibling(part: Part, deps: IngestDependencies) -> Part | None:
+    """The other half of a pair, inspected, or None when it has not arrived."""
+    prefix = sibling_prefix(part.drop, deps.settings.upload_prefix)
+    listing = deps.s3.list_objects_v2(Bucket=part.bucket, Prefix=prefix, MaxKeys=20)
+    candidates = []
+    for entry in listing.get("Contents", []):
+        drop = classify(entry["Key"], deps.settings.upload_prefix)
+        if drop and drop.name == part.drop.name and drop.role is not part.drop.role:
+            candidates.append((entry["LastModified"], drop))
+    if not candidates:
+        return None
+    _, newest = max(candidates, key=lambda candidate: candidate[0])
+    return inspect(part.bucket, newest, deps)
+
+
+def submit(submission: Submission, parts: list[Part], deps: IngestDependencies) -> Outcome:
+    """Claim the submission and call Create Replica once, recording the result."""
+    store, settings = deps.store, deps.settings
+    claim = store.claim(submission, deps.clock(), settings.submit_lease)
+    if claim.outcome is ClaimOutcome.SETTLED:
+        logger.info(
+            "submission already handled",
+            extra={"submission_id": submission.submission_id, "status": claim.item.get("status")},
+        )
+        return Outcome.DUPLICATE
+    if claim.outcome is ClaimOutcome.BUSY:
+        raise SubmissionBusy(f"submission {submission.submission_id} is being submitted elsewhere")
+    sid = submission.submission_id
+    try:
+        urls = [
+            presign_get(
+                deps.signing_client(),
+                part.bucket,
+                part.drop.key,
+                settings.presign_lifetime,
+                part.version_id,
+            )
+            for part in parts
+        ]
+    except PresignRefused as error:
+        store.transition(sid, Status.ERROR, deps.clock(), fields={"error_message": str(error)})
+        return Outcome.FAILED
+    try:
+        tavus = deps.tavus()
+        if claim.outcome is ClaimOutcome.TAKEN_OVER:
+            earlier = find_earlier_replica(tavus, submission, claim.first_claimed_at)
+            if earlier:
+                _record_replica(
+                    sid, earlier, deps, note="adopted the replica of an interrupted attempt"
+                )
+                return Outcome.ADOPTED
+        created = tavus.create_replica(
+            create_replica_body(
+                submission, urls, callback_url(settings.callback_base_url, sid, deps.callback_key())
+            )
+        )
+    except TavusRejected as error:
+        store.transition(
+            sid,
+            Status.ERROR,
+            deps.clock(),
+            fields={"error_message": f"Tavus rejected the replica: {error}"},
+            remove=("lease_until", "claim_token"),
+        )
+        return Outcome.FAILED
+    except TavusUnavailable:
+        store.release(sid, claim.token, deps.clock())
+        raise
+    _record_replica(sid, created.replica_id, deps, note=None)
+    return Outcome.SUBMITTED
+
+
+def create_replica_body(submission: Submission, urls: list[str], callback: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "train_video_url": urls[0],
+        "replica_name": submission.tavus_replica_name,
+        "callback_url": callback,
+    }
+    if len(urls) > 1:
+        body["consent_video_url"] = urls[1]
+    if submission.model_name:
+        body["model_name"] = submission.model_name
+    return body
+
+
+def find_earlier_replica(
+    tavus: TavusClient, submission: Submission, first_claimed_at: str
+) -> str | None:
+    """The replica an interrupted attempt created, found by its unique name and age.
+
+    Tavus takes no idempotency key, so this is how a retry learns whether the
+    attempt that died after calling Create Replica got through.
+    """
+    not_before = parse_iso(first_claimed_at) - ADOPTION_CLOCK_SKEW if first_claimed_at else None
+    for replica in tavus.iter_replicas():
+        if replica.get("replica_name") != submission.tavus_replica_name:
+            continue
+        created_at = replica.get("created_at")
+        if not_before and isinstance(created_at, str) and parse_iso(created_at) < not_before:
+            continue
+        replica_id = replica.get("replica_id")
+        if isinstance(replica_id, str) and replica_id:
+            return replica_id
+    return None
+
+
+def _record_replica(sid: str, replica_id: str, deps: IngestDependencies, note: str | None) -> None:
+    recorded = deps.store.transition(
+        sid,
+        Status.TRAINING,
+        deps.clock(),
+        fields={"replica_id": replica_id, "training_progress": 0},
+        remove=("lease_until", "claim_token"),
+        note=note,
+    )
+    if recorded is None:
+        logger.warning(
+            "replica created but the item had already moved on",
+            extra={"submission_id": sid, "replica_id": replica_id},
+        )
+
+
+def _reject(submission: Submission, reason: str, deps: IngestDependencies) -> Outcome:
+    created = deps.store.create(submission, Status.REJECTED, deps.clock(), error_message=reason)
+    logger.info(
+        "drop rejected",
+        extra={"submission_id": submission.submission_id, "reason": reason, "new": created},
+    )
+    return Outcome.REJECTED if created else Outcome.DUPLICATE
+
+
+def _options(parts: list[Part]) -> tuple[str | None, str | None, str | None]:
+    """replica-name, model-name and callback-tag metadata, the training half first."""
+
+    def first(name: str) -> str | None:
+        return next(
+            (p.metadata[name].strip() for p in parts if p.metadata.get(name, "").strip()), None
+        )
+
+    return first(META_REPLICA_NAME), first(META_MODEL_NAME), first(META_CALLBACK_TAG)
+
+
+def _submission(
+    sid: str, kind: SubmissionKind, *, training: Part | None, consent: Part | None
+) -> Submission:
+    parts = [part for part in (training, consent) if part is not None]
+    replica_name, model_name, callback_tag = _options(parts)
+    name = replica_name or parts[0].drop.default_replica_name
+    return Submission(
+        submission_id=sid,
+        kind=kind,
+        bucket=parts[0].bucket,
+        name=parts[0].drop.name,
+        replica_name=name,
+        model_name=model_name,
+        callback_tag=callback_tag,
+        # Unique per submission, so a retry can find what an interrupted attempt created.
+        tavus_replica_name=f"{name} [{sid[:8]}]",
+        training_key=training.drop.key if training else None,
+        training_version=training.version_id if training else None,
+        consent_key=consent.drop.key if consent else None,
+        consent_version=consent.version_id if consent else None,
+    )
+
+
+def _combined_submission(part: Part) -> Submission:
+    sid = submission_id(part.bucket, part.drop.name, Role.COMBINED, part.identity)
+    return _submission(sid, SubmissionKind.COMBINED, training=part, consent=None)
+
+
+def _pair_submission(training: Part, consent: Part) -> Submission:
+    sid = submission_id(
+        training.bucket, training.drop.name, "pair", training.identity, consent.identity
+    )
+    return _submission(sid, SubmissionKind.PAIR, training=training, consent=consent)
+
+
+def _part_submission(part: Part) -> Submission:
+    """The placeholder (waiting) or rejection item of one half of a pair."""
+    sid = submission_id(part.bucket, part.drop.name, part.drop.role, part.identity)
+    is_training = part.drop.role is Role.TRAINING
+    return _submission(
+        sid,
+        SubmissionKind.PART,
+        training=part if is_training else None,
+        consent=None if is_training else part,
+    )

@@ -1,0 +1,43 @@
+"""Production wiring: domain services bound to AWS, built once per container on first use.
+
+Handlers call these factories; tests build the same services by hand around
+moto and the Tavus emulator.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from replica_pipeline.aws import region, replicas_table, secret_text
+from replica_pipeline.config import load_settings
+from replica_pipeline.presigner import SignerCredentials, make_signing_client
+from replica_pipeline.store import ReplicaStore
+from replica_pipeline.tavus import TavusClient
+
+
+def replica_store() -> ReplicaStore:
+    return ReplicaStore(replicas_table(load_settings().table_name))
+
+
+def tavus_client() -> TavusClient:
+    return _tavus_client_for(secret_text(load_settings().tavus.api_key_secret_arn).strip())
+
+
+def signing_client() -> Any:
+    return _signing_client_for(secret_text(load_settings().signer_secret_arn))
+
+
+def callback_key() -> bytes:
+    return secret_text(load_settings().callback_hmac_secret_arn).encode("utf-8")
+
+
+# Keyed by the secret's value, so a rotated secret gets a fresh client.
+@cache
+def _tavus_client_for(api_key: str) -> TavusClient:
+    return TavusClient(load_settings().tavus, api_key)
+
+
+@cache
+def _signing_client_for(secret: str) -> Any:
+    return make_signing_client(SignerCredentials.from_secret(secret), region())

@@ -1,0 +1,290 @@
+"""The replicas table: one item per submission, changed only by conditional writes.
+
+Every status change goes through ``transition``, whose ``ConditionExpression``
+admits only the source states the state machine allows, so a duplicate or late
+write can never move an item backwards or out of a terminal state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from replica_pipeline.clock import iso
+from replica_pipeline.states import Status, sources_of
+from replica_pipeline.table_schema import PARTITION_KEY, REPLICA_ID_INDEX
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+Item = dict[str, Any]
+
+# Messages and notes are for people; a runaway Tavus error body must not bloat the item.
+MAX_TEXT = 1000
+
+
+class SubmissionKind(StrEnum):
+    COMBINED = "combined"
+    PAIR = "pair"
+    PART = "part"  # a half pair waiting for its other half, or a rejected half
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What the ingest path knows about a drop when it first writes the item."""
+
+    submission_id: str
+    kind: SubmissionKind
+    bucket: str
+    name: str
+    replica_name: str
+    training_key: str | None = None
+    training_version: str | None = None
+    consent_key: str | None = None
+    consent_version: str | None = None
+    model_name: str | None = None
+    callback_tag: str | None = None
+    tavus_replica_name: str | None = None
+
+    def attributes(self) -> Item:
+        values: Item = {
+            PARTITION_KEY: self.submission_id,
+            "kind": self.kind.value,
+            "bucket": self.bucket,
+            "name": self.name,
+            "replica_name": self.replica_name,
+            "training_key": self.training_key,
+            "training_version": self.training_version,
+            "consent_key": self.consent_key,
+            "consent_version": self.consent_version,
+            "model_name": self.model_name,
+            "callback_tag": self.callback_tag,
+            "tavus_replica_name": self.tavus_replica_name,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"  # first claim: nobody called Tavus for this submission yet
+    TAKEN_OVER = "taken_over"  # an earlier claim's lease ran out: it may have reached Tavus
+    BUSY = "busy"  # another invocation holds a live claim
+    SETTLED = "settled"  # the submission is already past submitting
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    item: Item
+    token: str = ""
+
+    @property
+    def first_claimed_at(self) -> str:
+        return str(self.item.get("first_claimed_at", ""))
+
+
+@dataclass
+class ReplicaStore:
+    table: Table
+
+    def get(self, submission_id: str) -> Item | None:
+        response = self.table.get_item(Key={PARTITION_KEY: submission_id}, ConsistentRead=True)
+        return response.get("Item")
+
+    def find_by_replica_id(self, replica_id: str) -> Item | None:
+        response = self.table.query(
+            IndexName=REPLICA_ID_INDEX,
+            KeyConditionExpression="replica_id = :r",
+            ExpressionAttributeValues={":r": replica_id},
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return items[0] if items else None
+
+    def create(
+        self,
+        submission: Submission,
+        status: Status,
+        now: datetime,
+        *,
+        error_message: str | None = None,
+    ) -> bool:
+        """Write a new item in ``status``; False when the submission already exists."""
+        item = self._new_item(submission, status, now)
+        if error_message:
+            item["error_message"] = self._short(error_message)
+        return self._put_if_absent(item)
+
+    def claim(self, submission: Submission, now: datetime, lease: timedelta) -> Claim:
+        """Take the right to call Create Replica for this submission.
+
+        Creates the item in ``submitting`` or, when an earlier claim's lease has
+        run out (its invocation died), takes it over. Only a claim holder may
+        call Tavus.
+        """
+        token = uuid.uuid4().hex
+        lease_until = iso(now + lease)
+        item = self._new_item(submission, Status.SUBMITTING, now)
+        item.update(
+            claim_token=token,
+            first_claimed_at=iso(now),
+            lease_until=lease_until,
+            attempts=1,
+        )
+        if self._put_if_absent(item):
+            return Claim(ClaimOutcome.CLAIMED, item, token)
+        try:
+            response = self.table.update_item(
+                Key={PARTITION_KEY: submission.submission_id},
+                UpdateExpression=(
+                    "SET claim_token = :token, lease_until = :lease, updated_at = :now "
+                    "ADD attempts :one"
+                ),
+                ConditionExpression="#status = :submitting AND lease_until < :now_iso",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":token": token,
+                    ":lease": lease_until,
+                    ":now": iso(now),
+                    ":now_iso": iso(now),
+                    ":one": 1,
+                    ":submitting": Status.SUBMITTING.value,
+                },
+                ReturnValues="ALL_NEW",
+            )
+            return Claim(ClaimOutcome.TAKEN_OVER, response["Attributes"], token)
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+        current = self.get(submission.submission_id) or {}
+        if current.get("status") == Status.SUBMITTING.value:
+            return Claim(ClaimOutcome.BUSY, current)
+        return Claim(ClaimOutcome.SETTLED, current)
+
+    def release(self, submission_id: str, token: str, now: datetime) -> None:
+        """End our lease early (the Tavus call failed) so a retry need not wait for it."""
+        try:
+            self.table.update_item(
+                Key={PARTITION_KEY: submission_id},
+                UpdateExpression="SET lease_until = :now",
+                ConditionExpression="claim_token = :token AND #status = :submitting",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":now": iso(now),
+                    ":token": token,
+                    ":submitting": Status.SUBMITTING.value,
+                },
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+
+    def transition(
+        self,
+        submission_id: str,
+        new: Status,
+        now: datetime,
+        *,
+        fields: Item | None = None,
+        note: str | None = None,
+        remove: tuple[str, ...] = (),
+    ) -> Item | None:
+        """Move the item to ``new`` if the state machine allows it from where it is.
+
+        Returns the updated item, or None when the condition failed (the item is
+        absent, already there, or in a state that may not move to ``new``).
+        """
+        values: Item = {
+            ":new": new.value,
+            ":now": iso(now),
+            ":entry": [self._history_entry(new, now, note)],
+            ":empty": [],
+        }
+        sets = [
+            "#status = :new",
+            "updated_at = :now",
+            "history = list_append(if_not_exists(history, :empty), :entry)",
+        ]
+        names = {"#status": "status"}
+        for index, (attribute, value) in enumerate((fields or {}).items()):
+            names[f"#f{index}"] = attribute
+            values[f":f{index}"] = self._short(value) if attribute == "error_message" else value
+            sets.append(f"#f{index} = :f{index}")
+        sources = sorted(status.value for status in sources_of(new) if status is not new)
+        placeholders = []
+        for index, source in enumerate(sources):
+            values[f":s{index}"] = source
+            placeholders.append(f":s{index}")
+        expression = "SET " + ", ".join(sets)
+        if remove:
+            expression += " REMOVE " + ", ".join(remove)
+        try:
+            response = self.table.update_item(
+                Key={PARTITION_KEY: submission_id},
+                UpdateExpression=expression,
+                ConditionExpression=f"#status IN ({', '.join(placeholders)})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return None
+            raise
+        return response["Attributes"]
+
+    def retire_waiting(self, submission_id: str) -> None:
+        """Delete a half-pair placeholder once its pair has become a submission."""
+        try:
+            self.table.delete_item(
+                Key={PARTITION_KEY: submission_id},
+                ConditionExpression="#status IN (:c, :t)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":c": Status.WAITING_FOR_CONSENT.value,
+                    ":t": Status.WAITING_FOR_TRAINING.value,
+                },
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+
+    def _new_item(self, submission: Submission, status: Status, now: datetime) -> Item:
+        item = submission.attributes()
+        item.update(
+            status=status.value,
+            created_at=iso(now),
+            updated_at=iso(now),
+            attempts=0,
+            history=[self._history_entry(status, now, None)],
+        )
+        return item
+
+    def _put_if_absent(self, item: Item) -> bool:
+        try:
+            self.table.put_item(
+                Item=item, ConditionExpression=f"attribute_not_exists({PARTITION_KEY})"
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return False
+            raise
+        return True
+
+    def _history_entry(self, status: Status, now: datetime, note: str | None) -> Item:
+        entry: Item = {"status": status.value, "at": iso(now)}
+        if note:
+            entry["note"] = self._short(note)
+        return entry
+
+    def _short(self, text: Any) -> str:
+        value = str(text)
+        return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
+
+
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

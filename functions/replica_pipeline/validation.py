@@ -1,0 +1,91 @@
+"""Our own checks on a drop, before anything is sent to Tavus.
+
+Pure functions over facts gathered elsewhere (the key, S3's HEAD, the container
+header); each failure is one sentence a person can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from replica_pipeline.config import ValidationLimits
+
+ALLOWED_EXTENSIONS = (".mp4", ".mov")
+# What S3 records for uploads made by browsers, the AWS CLI and SDKs without a type.
+ALLOWED_CONTENT_TYPES = frozenset(
+    {
+        "video/mp4",
+        "video/quicktime",
+        "application/mp4",
+        "application/octet-stream",
+        "binary/octet-stream",
+        "",
+    }
+)
+H264_SAMPLE_ENTRIES = frozenset({"avc1", "avc3"})
+
+
+@dataclass(frozen=True)
+class ObjectFacts:
+    key: str
+    extension: str
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """What the container header says about the first video track."""
+
+    video_codec: str | None  # ISO-BMFF sample entry, e.g. "avc1"; None: no video track
+    width: int
+    height: int
+    duration_seconds: float
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.0f} MB"
+
+
+def check_object(facts: ObjectFacts, limits: ValidationLimits) -> str | None:
+    """Reason to reject the upload from its name, type and size alone, or None."""
+    if facts.extension not in ALLOWED_EXTENSIONS:
+        shown = facts.extension or "no extension"
+        return (
+            f"{shown} is not a supported video file; upload an MP4 or MOV "
+            f"({', '.join(ALLOWED_EXTENSIONS)}) with H.264 video"
+        )
+    content_type = facts.content_type.split(";", 1)[0].strip().lower()
+    if content_type not in ALLOWED_CONTENT_TYPES:
+        return (
+            f"content type {facts.content_type!r} is not a video; upload with "
+            "video/mp4 or video/quicktime"
+        )
+    if facts.size == 0:
+        return "the file is empty (0 bytes)"
+    if facts.size > limits.max_bytes:
+        return (
+            f"video is {_megabytes(facts.size)}; Tavus accepts at most "
+            f"{_megabytes(limits.max_bytes)}"
+        )
+    return None
+
+
+def check_video(video: VideoFacts, limits: ValidationLimits) -> str | None:
+    """Reason to reject the video from its container header, or None."""
+    if video.video_codec is None:
+        return "the file has no video track"
+    if video.video_codec not in H264_SAMPLE_ENTRIES:
+        return f"video codec is {video.video_codec!r}; Tavus needs H.264 (avc1) video"
+    shorter_side = min(video.width, video.height)
+    if shorter_side < limits.min_resolution:
+        return (
+            f"video is {video.width}x{video.height}; Tavus needs at least {limits.min_resolution}p"
+        )
+    if video.duration_seconds < limits.min_duration_seconds:
+        return (
+            f"video is {video.duration_seconds:.0f} s long; at least "
+            f"{limits.min_duration_seconds:.0f} s is needed (about a minute of talking, "
+            "then a minute of silence)"
+        )
+    return None

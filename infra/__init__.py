@@ -1,0 +1,1 @@
+"""The CDK constructs and the stack that deploy replica-pipeline to AWS."""

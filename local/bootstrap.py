@@ -1,0 +1,166 @@
+"""Create, on moto's server, the AWS resources the CDK stack would create in AWS.
+
+Same table schema (imported from the functions package), same bucket
+notification, same queue and dead-letter queue, same secrets, and a signer IAM
+user whose long-lived key (``AKIA…``) signs the pre-signed URLs, as in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import boto3
+
+from replica_pipeline.table_schema import create_table_request
+
+UPLOAD_PREFIX = "uploads/"
+DLQ_MAX_RECEIVE_COUNT = 3
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    region: str
+    bucket: str
+    upload_prefix: str
+    table: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    tavus_api_key_secret_arn: str
+    callback_hmac_secret_arn: str
+    signer_secret_arn: str
+    signer_user: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bootstrap(
+    *,
+    endpoint_url: str,
+    region: str,
+    tavus_api_key: str,
+    stage: str = "local",
+    visibility_timeout_seconds: int = 30,
+) -> LocalResources:
+    session = boto3.session.Session(region_name=region)
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
+
+    s3, sqs, dynamodb = client("s3"), client("sqs"), client("dynamodb")
+    secretsmanager, iam = client("secretsmanager"), client("iam")
+    bucket = f"replica-pipeline-{stage}-uploads"
+    table = f"replica-pipeline-{stage}-replicas"
+
+    dlq_url = sqs.create_queue(
+        QueueName=f"replica-pipeline-{stage}-ingest-dlq",
+        Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName=f"replica-pipeline-{stage}-ingest",
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(DLQ_MAX_RECEIVE_COUNT)}
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}
+                    },
+                }
+            ]
+        },
+    )
+    dynamodb.create_table(**create_table_request(table))
+
+    signer_user = f"replica-pipeline-{stage}-signer"
+    iam.create_user(UserName=signer_user)
+    iam.put_user_policy(
+        UserName=signer_user,
+        PolicyName="read-uploads",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/{UPLOAD_PREFIX}*",
+                    }
+                ],
+            }
+        ),
+    )
+    access_key = iam.create_access_key(UserName=signer_user)["AccessKey"]
+
+    def secret(name: str, value: str) -> str:
+        arn: str = secretsmanager.create_secret(
+            Name=f"replica-pipeline/{stage}/{name}", SecretString=value
+        )["ARN"]
+        return arn
+
+    return LocalResources(
+        region=region,
+        bucket=bucket,
+        upload_prefix=UPLOAD_PREFIX,
+        table=table,
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dlq_url=dlq_url,
+        tavus_api_key_secret_arn=secret("tavus-api-key", tavus_api_key),
+        callback_hmac_secret_arn=secret("callback-hmac-key", secrets.token_hex(32)),
+        signer_secret_arn=secret(
+            "signer-key",
+            json.dumps(
+                {
+                    "access_key_id": access_key["AccessKeyId"],
+                    "secret_access_key": access_key["SecretAccessKey"],
+                }
+            ),
+        ),
+        signer_user=signer_user,
+    )
+
+
+def lambda_environment(
+    resources: LocalResources, *, tavus_url: str, callback_base_url: str, **overrides: str
+) -> dict[str, str]:
+    """The environment the handlers get, named by the settings module (as the CDK stack does)."""
+    from replica_pipeline import config
+
+    environment = {
+        config.TABLE_NAME: resources.table,
+        config.UPLOAD_PREFIX: resources.upload_prefix,
+        config.TAVUS_API_URL: tavus_url,
+        config.TAVUS_API_KEY_SECRET_ARN: resources.tavus_api_key_secret_arn,
+        config.CALLBACK_BASE_URL: callback_base_url,
+        config.CALLBACK_HMAC_SECRET_ARN: resources.callback_hmac_secret_arn,
+        config.SIGNER_SECRET_ARN: resources.signer_secret_arn,
+        "POWERTOOLS_SERVICE_NAME": "replica-pipeline",
+    }
+    environment.update(overrides)
+    return environment

@@ -1,0 +1,223 @@
+"""A pipeline on moto's server and the Tavus emulator, driven the way AWS would drive it.
+
+Uploads go through S3, notifications come out of the real SQS queue, and the
+ingest handler gets Lambda's SQS event shape built from those messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from local.bootstrap import LocalResources, bootstrap, lambda_environment
+from local.sqs_events import lambda_sqs_event
+from local.tavus_emulator import TavusEmulator
+from replica_pipeline.config import Settings, load_settings
+from replica_pipeline.ingest import IngestDependencies
+from replica_pipeline.presigner import SignerCredentials, make_signing_client
+from replica_pipeline.store import ReplicaStore
+from replica_pipeline.table_schema import PARTITION_KEY
+from replica_pipeline.tavus import TavusClient
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_VIDEO = ROOT / "samples" / "sample.mp4"
+DATA = Path(__file__).resolve().parent / "data"
+TAVUS_TEST_KEY = "tavus-test-key"
+# Tavus retries here wait a few milliseconds, not seconds.
+FAST_TAVUS = {"TAVUS_BACKOFF_SECONDS": "0.01", "TAVUS_READ_TIMEOUT_SECONDS": "2"}
+
+
+@dataclass
+class FakeClock:
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object that Powertools reads."""
+
+    function_name: str = "replica-pipeline-ingest"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:replica-pipeline-ingest"
+    )
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass
+class Pipeline:
+    resources: LocalResources
+    emulator: TavusEmulator
+    environment: dict[str, str]
+    clock: FakeClock = field(default_factory=FakeClock)
+
+    def __post_init__(self) -> None:
+        self.s3 = boto3.client("s3")
+        self.sqs = boto3.client("sqs")
+        self.table = boto3.resource("dynamodb").Table(self.resources.table)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(self.environment)
+
+    def secret(self, arn: str) -> str:
+        value: str = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+        return value
+
+    def deps(self) -> IngestDependencies:
+        """The ingest service wired by hand, with this pipeline's clock (each call: new clients)."""
+        settings = self.settings
+        api_key = self.secret(self.resources.tavus_api_key_secret_arn)
+        signer = SignerCredentials.from_secret(self.secret(self.resources.signer_secret_arn))
+        hmac_key = self.secret(self.resources.callback_hmac_secret_arn).encode()
+        return IngestDependencies(
+            settings=settings,
+            store=ReplicaStore(boto3.resource("dynamodb").Table(self.resources.table)),
+            s3=boto3.client("s3"),
+            tavus=lambda: TavusClient(settings.tavus, api_key),
+            signing_client=lambda: make_signing_client(signer, self.resources.region),
+            callback_key=lambda: hmac_key,
+            clock=self.clock,
+        )
+
+    # -- the edges -----------------------------------------------------------
+
+    def upload(
+        self,
+        key: str,
+        body: bytes | Path = SAMPLE_VIDEO,
+        *,
+        metadata: dict[str, str] | None = None,
+        content_type: str = "video/mp4",
+    ) -> dict[str, Any]:
+        data = body.read_bytes() if isinstance(body, Path) else body
+        response: dict[str, Any] = self.s3.put_object(  # type: ignore[assignment]
+            Bucket=self.resources.bucket,
+            Key=key,
+            Body=data,
+            Metadata=metadata or {},
+            ContentType=content_type,
+        )
+        return response
+
+    def receive(self) -> list[dict[str, Any]]:
+        """Every visible message of the ingest queue, S3's test event included."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.resources.queue_url,
+                MaxNumberOfMessages=10,
+                MessageSystemAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            ).get("Messages", [])
+            if not batch:
+                return messages
+            messages.extend(dict(message) for message in batch)
+
+    def sqs_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        return lambda_sqs_event(messages, self.resources.queue_arn, self.resources.region)
+
+    def invoke_ingest(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Run the real ingest handler, configured only through its environment."""
+        from replica_pipeline.handlers import ingest
+
+        saved = dict(os.environ)
+        os.environ.update(self.environment)
+        load_settings.cache_clear()
+        ingest.dependencies.cache_clear()
+        try:
+            result: dict[str, Any] = ingest.handler(event, LambdaContext())
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            load_settings.cache_clear()
+            ingest.dependencies.cache_clear()
+        return result
+
+    def deliver(self) -> dict[str, Any]:
+        """Hand everything waiting in the queue to the ingest handler; delete what succeeded."""
+        messages = self.receive()
+        if not messages:
+            return {"batchItemFailures": []}
+        result = self.invoke_ingest(self.sqs_event(messages))
+        failed = {failure["itemIdentifier"] for failure in result["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:  # what Lambda's event source does
+                self.sqs.delete_message(
+                    QueueUrl=self.resources.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return result
+
+    def notification_bodies(self) -> list[str]:
+        """The S3 notifications waiting in the queue (the test event left out), consumed."""
+        bodies = []
+        for message in self.receive():
+            self.sqs.delete_message(
+                QueueUrl=self.resources.queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+            if "Records" in json.loads(message["Body"]):
+                bodies.append(message["Body"])
+        return bodies
+
+    # -- what a user sees ----------------------------------------------------
+
+    def items(self) -> list[dict[str, Any]]:
+        return list(self.table.scan(ConsistentRead=True)["Items"])
+
+    def item(self, submission_id: str) -> dict[str, Any]:
+        return dict(self.table.get_item(Key={PARTITION_KEY: submission_id})["Item"])
+
+    def only_item(self) -> dict[str, Any]:
+        items = self.items()
+        assert len(items) == 1, items
+        return items[0]
+
+    def tavus_stats(self) -> dict[str, int]:
+        stats: dict[str, int] = requests.get(
+            f"{self.emulator.url}/_emulator/stats", timeout=5
+        ).json()
+        return stats
+
+    def tavus_replicas(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = requests.get(
+            f"{self.emulator.url}/_emulator/replicas", timeout=5
+        ).json()["data"]
+        return data
+
+    def inject_faults(self, **faults: Any) -> None:
+        requests.post(
+            f"{self.emulator.url}/_emulator/faults", json=faults, timeout=5
+        ).raise_for_status()
+
+
+def make_pipeline(endpoint: str, **settings: str) -> Iterator[Pipeline]:
+    emulator = TavusEmulator(TAVUS_TEST_KEY, training_seconds=3600).start()
+    resources = bootstrap(endpoint_url=endpoint, region="us-east-1", tavus_api_key=TAVUS_TEST_KEY)
+    environment = lambda_environment(
+        resources,
+        tavus_url=emulator.url,
+        # Nothing listens here yet: the callback path is another issue's work.
+        callback_base_url="http://127.0.0.1:9/callbacks/tavus",
+        **{**FAST_TAVUS, **settings},
+    )
+    try:
+        yield Pipeline(resources=resources, emulator=emulator, environment=environment)
+    finally:
+        emulator.stop()
