@@ -11,6 +11,7 @@ injected through ``POST /_emulator/faults``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import secrets
@@ -434,7 +435,9 @@ def _handler_for(emulator: TavusEmulator) -> type[BaseHTTPRequestHandler]:
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            # The client may have given up waiting (a latency fault); Tavus would not care.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(payload)
 
     return Handler
 

@@ -144,6 +144,13 @@ class Pipeline:
         ingest.dependencies.cache_clear()
         try:
             result: dict[str, Any] = ingest.handler(event, LambdaContext())
+        except Exception:
+            # Lambda's answer to a function error: every record of the batch goes back.
+            result = {
+                "batchItemFailures": [
+                    {"itemIdentifier": record["messageId"]} for record in event["Records"]
+                ]
+            }
         finally:
             os.environ.clear()
             os.environ.update(saved)

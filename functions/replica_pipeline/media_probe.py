@@ -108,6 +108,9 @@ def probe_video(reader: io.RawIOBase, name: str) -> VideoFacts:
         parser = MP4File(InputIOStream(reader, source=name, tags=[("filename", name)]))
         if parser.validate() is not True:
             raise NotAVideoContainer("the file is not an MP4/MOV video container")
+        file_size = reader.seek(0, io.SEEK_END)
+        reader.seek(0)
+        _refuse_truncated(parser, file_size)
         movie = _first(_atoms(parser, "moov"))
         if movie is None:
             raise NotAVideoContainer("the file has no movie header (moov box); is it complete?")
@@ -140,6 +143,22 @@ def probe_video(reader: io.RawIOBase, name: str) -> VideoFacts:
             f"the MP4/MOV header could not be read ({type(error).__name__}); "
             "is the file complete and not corrupted?"
         ) from None
+
+
+def _refuse_truncated(parser: Any, file_size: int) -> None:
+    """A cut-short upload still has a readable header; Tavus would fail on it later."""
+    for atom in parser:
+        declared = atom["size"].value
+        if declared == 1 and "size64" in atom:
+            declared = atom["size64"].value
+        if declared == 0:  # "to the end of the file"
+            continue
+        end = atom.absolute_address // 8 + declared
+        if end > file_size:
+            raise NotAVideoContainer(
+                f"the file is cut short: its {atom['tag'].value} box needs {end:,} bytes "
+                f"but the file has {file_size:,}; upload the complete video"
+            )
 
 
 # Only the boxes on the path to what we read are descended into; the media

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from replica_pipeline.aws import region, replicas_table, secret_text
-from replica_pipeline.config import load_settings
+from replica_pipeline.config import TavusSettings, load_settings
 from replica_pipeline.presigner import SignerCredentials, make_signing_client
 from replica_pipeline.store import ReplicaStore
 from replica_pipeline.tavus import TavusClient
@@ -21,7 +21,8 @@ def replica_store() -> ReplicaStore:
 
 
 def tavus_client() -> TavusClient:
-    return _tavus_client_for(secret_text(load_settings().tavus.api_key_secret_arn).strip())
+    settings = load_settings().tavus
+    return _tavus_client_for(settings, secret_text(settings.api_key_secret_arn).strip())
 
 
 def signing_client() -> Any:
@@ -34,8 +35,8 @@ def callback_key() -> bytes:
 
 # Keyed by the secret's value, so a rotated secret gets a fresh client.
 @cache
-def _tavus_client_for(api_key: str) -> TavusClient:
-    return TavusClient(load_settings().tavus, api_key)
+def _tavus_client_for(settings: TavusSettings, api_key: str) -> TavusClient:
+    return TavusClient(settings, api_key)
 
 
 @cache

@@ -44,6 +44,7 @@ def dependencies() -> IngestDependencies:
 
 
 def record_handler(record: SQSRecord) -> None:
+    metrics.add_metric(name="IngestMessages", unit=MetricUnit.Count, value=1)
     try:
         outcomes = ingest_notification(record.body, dependencies())
     except Exception:

@@ -1,0 +1,55 @@
+"""Settings: read once, validated, and every problem names the setting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from replica_pipeline import config
+from replica_pipeline.config import ConfigError, Settings
+
+REQUIRED = {
+    config.TABLE_NAME: "replicas",
+    config.CALLBACK_BASE_URL: "https://example.com/callbacks/tavus",
+    config.TAVUS_API_KEY_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:1:secret:k",
+    config.CALLBACK_HMAC_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:1:secret:h",
+    config.SIGNER_SECRET_ARN: "arn:aws:secretsmanager:us-east-1:1:secret:s",
+}
+
+
+def test_defaults_are_sensible() -> None:
+    settings = Settings.from_env(REQUIRED)
+    assert settings.presign_lifetime == timedelta(hours=48)
+    assert settings.upload_prefix == "uploads/"
+    assert settings.limits.min_duration_seconds == 60
+    assert settings.limits.min_resolution == 1080
+    assert settings.tavus.api_url == "https://tavusapi.com"
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_a_missing_setting_is_named(missing: str) -> None:
+    env = {k: v for k, v in REQUIRED.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize("hours", ["23", "169", "0"])
+def test_presign_lifetime_outside_24h_to_7_days_is_a_startup_error(hours: str) -> None:
+    with pytest.raises(ConfigError, match=config.PRESIGN_HOURS):
+        Settings.from_env({**REQUIRED, config.PRESIGN_HOURS: hours})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (config.MIN_DURATION_SECONDS, "ninety"),
+        (config.TAVUS_API_URL, "ftp://tavus"),
+        (config.CALLBACK_BASE_URL, "not a url"),
+        (config.UPLOAD_PREFIX, "uploads"),
+        (config.TAVUS_MAX_RETRIES, "-1"),
+    ],
+)
+def test_malformed_settings_are_named(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({**REQUIRED, name: value})

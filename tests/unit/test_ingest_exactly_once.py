@@ -1,0 +1,124 @@
+"""Exactly one Create Replica per submission: duplicates, concurrency and crashes."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from replica_pipeline.ingest import Outcome, SubmissionBusy, ingest_notification
+from replica_pipeline.states import Status
+from replica_pipeline.store import ReplicaStore
+from tests.harness import Pipeline
+
+
+def test_the_same_event_five_times_in_one_batch_creates_one_replica(pipeline: Pipeline) -> None:
+    pipeline.upload("uploads/carol.mp4")
+    [message] = [m for m in pipeline.receive() if "Records" in m["Body"]]
+    copies = [{**message, "MessageId": f"copy-{n}"} for n in range(5)]
+
+    result = pipeline.invoke_ingest(pipeline.sqs_event(copies))
+
+    assert result == {"batchItemFailures": []}
+    assert pipeline.tavus_stats()["creates"] == 1
+    assert pipeline.only_item()["status"] == "training"
+
+
+def test_the_same_event_five_times_concurrently_creates_one_replica(pipeline: Pipeline) -> None:
+    pipeline.upload("uploads/carol.mp4")
+    [body] = pipeline.notification_bodies()
+    outcomes: list[Any] = []
+    start = threading.Barrier(5)
+
+    def deliver() -> None:
+        deps = pipeline.deps()  # each "container" has its own clients
+        start.wait()
+        try:
+            outcomes.extend(ingest_notification(body, deps))
+        except SubmissionBusy as busy:
+            outcomes.append(busy)  # back to the queue: retried later
+
+    threads = [threading.Thread(target=deliver) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert pipeline.tavus_stats()["creates"] == 1
+    assert outcomes.count(Outcome.SUBMITTED) == 1
+    assert all(
+        o in (Outcome.SUBMITTED, Outcome.DUPLICATE) or isinstance(o, SubmissionBusy)
+        for o in outcomes
+    )
+    # and the retries of the busy ones find the work done
+    assert ingest_notification(body, pipeline.deps()) == [Outcome.DUPLICATE]
+    assert pipeline.only_item()["status"] == "training"
+
+
+class CrashAfterTavus(ReplicaStore):
+    """A store whose process dies right after Tavus answered, before the replica id is written."""
+
+    def transition(self, submission_id: str, new: Status, *args: Any, **kwargs: Any) -> Any:
+        if new is Status.TRAINING:
+            raise SystemExit("killed between Create Replica and the write")
+        return super().transition(submission_id, new, *args, **kwargs)
+
+
+def test_a_crash_between_create_and_record_still_makes_one_replica(pipeline: Pipeline) -> None:
+    pipeline.upload("uploads/dave.mp4")
+    [body] = pipeline.notification_bodies()
+    crashing = pipeline.deps()
+    crashing.store = CrashAfterTavus(crashing.store.table)
+
+    # the first attempt reaches Tavus and dies
+    with pytest.raises(SystemExit):
+        ingest_notification(body, crashing)
+    assert pipeline.tavus_stats()["creates"] == 1
+    assert pipeline.only_item()["status"] == "submitting"
+
+    # a redelivery while the dead attempt's lease still runs is sent back to the queue
+    with pytest.raises(SubmissionBusy):
+        ingest_notification(body, pipeline.deps())
+
+    # once the lease has run out, the retry adopts the replica instead of creating another
+    pipeline.clock.advance(seconds=pipeline.settings.submit_lease.total_seconds() + 1)
+    assert ingest_notification(body, pipeline.deps()) == [Outcome.ADOPTED]
+
+    [replica] = pipeline.tavus_replicas()
+    item = pipeline.only_item()
+    assert item["status"] == "training"
+    assert item["replica_id"] == replica["replica_id"]
+    assert item["attempts"] == 2
+    assert pipeline.tavus_stats()["creates"] == 1
+
+
+def test_a_retry_after_a_crash_before_tavus_creates_the_replica(pipeline: Pipeline) -> None:
+    # given an attempt that claimed the submission and died before calling Tavus
+    pipeline.upload("uploads/erin.mp4")
+    [body] = pipeline.notification_bodies()
+    deps = pipeline.deps()
+    deps.tavus = _dies
+    with pytest.raises(SystemExit):
+        ingest_notification(body, deps)
+
+    # when the lease runs out and the record is retried
+    pipeline.clock.advance(seconds=pipeline.settings.submit_lease.total_seconds() + 1)
+    assert ingest_notification(body, pipeline.deps()) == [Outcome.SUBMITTED]
+
+    # then the adoption check found nothing and one replica was created
+    assert pipeline.tavus_stats()["creates"] == 1
+
+
+def _dies() -> Any:
+    raise SystemExit("killed before calling Tavus")
+
+
+def test_a_new_upload_under_the_same_key_is_a_new_submission(pipeline: Pipeline) -> None:
+    pipeline.upload("uploads/frank.mp4")
+    pipeline.deliver()
+    pipeline.upload("uploads/frank.mp4", metadata={"replica-name": "Frank, take two"})
+    pipeline.deliver()
+
+    assert pipeline.tavus_stats()["creates"] == 2
+    assert sorted(item["replica_name"] for item in pipeline.items()) == ["Frank, take two", "frank"]

@@ -1,0 +1,105 @@
+"""What Tavus's failures do to a submission: retried, recorded, or returned to the queue."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from replica_pipeline.ingest import Outcome, ingest_notification
+from tests.harness import Pipeline
+
+
+def test_429_with_retry_after_is_waited_out_then_submitted(pipeline: Pipeline) -> None:
+    pipeline.inject_faults(create_errors=[429], retry_after_seconds=1)
+    pipeline.upload("uploads/gina.mp4")
+
+    started = time.monotonic()
+    result = pipeline.deliver()
+    waited = time.monotonic() - started
+
+    assert result == {"batchItemFailures": []}
+    assert waited >= 1.0  # Retry-After was honoured, not ignored
+    assert pipeline.tavus_stats()["creates"] == 1
+    assert pipeline.only_item()["status"] == "training"
+
+
+def test_a_burst_of_5xx_is_retried_then_submitted(pipeline: Pipeline) -> None:
+    pipeline.inject_faults(create_errors=[500, 502, 503, 504])
+    pipeline.upload("uploads/hank.mp4")
+
+    assert pipeline.deliver() == {"batchItemFailures": []}
+
+    assert pipeline.tavus_stats()["creates"] == 1
+    assert pipeline.only_item()["status"] == "training"
+
+
+def test_a_400_is_an_error_with_tavus_words_and_no_retry(pipeline: Pipeline) -> None:
+    pipeline.inject_faults(create_errors=[400, 400])
+    pipeline.upload("uploads/ivy.mp4")
+
+    assert pipeline.deliver() == {"batchItemFailures": []}
+
+    item = pipeline.only_item()
+    assert item["status"] == "error"
+    assert item["error_message"] == "Tavus rejected the replica: Bad Request"
+    assert pipeline.tavus_stats()["creates"] == 0
+
+
+def test_a_wrong_api_key_keeps_the_record_for_a_redrive(pipeline: Pipeline) -> None:
+    pipeline.emulator.api_key = "rotated-key"
+    pipeline.upload("uploads/jack.mp4")
+
+    result = pipeline.deliver()
+
+    assert len(result["batchItemFailures"]) == 1
+    item = pipeline.only_item()
+    assert item["status"] == "submitting"
+    assert pipeline.tavus_stats()["creates"] == 0
+
+
+def test_timeouts_that_exhaust_retries_return_the_record_and_the_retry_adopts(
+    pipeline: Pipeline,
+) -> None:
+    # Tavus creates the replica but answers after our read timeout (2 s here).
+    pipeline.inject_faults(latency_ms=2500)
+    pipeline.upload("uploads/kate.mp4")
+    messages = [m for m in pipeline.receive() if "Records" in m["Body"]]
+
+    result = pipeline.invoke_ingest(pipeline.sqs_event(messages))
+
+    # the record goes back to the queue, and the item says it is still being submitted
+    assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == [messages[0]["MessageId"]]
+    assert pipeline.only_item()["status"] == "submitting"
+    # when Tavus is healthy again, the redelivered record adopts the replica Tavus made
+    pipeline.inject_faults()
+    # The failed attempt released its lease at the handler's (real) time.
+    pipeline.clock.now = datetime.now(UTC) + timedelta(seconds=1)
+    assert ingest_notification(messages[0]["Body"], pipeline.deps()) == [Outcome.ADOPTED]
+    assert pipeline.tavus_stats()["creates"] == 1
+    assert pipeline.only_item()["status"] == "training"
+
+
+def test_temporary_signer_credentials_are_refused_on_the_item(pipeline: Pipeline) -> None:
+    import json
+
+    import boto3
+
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=pipeline.resources.signer_secret_arn,
+        SecretString=json.dumps(
+            {
+                "access_key_id": "ASIAEXAMPLEEXAMPLE",
+                "secret_access_key": "x",
+                "session_token": "y",
+            }
+        ),
+    )
+    pipeline.upload("uploads/liam.mp4")
+
+    assert pipeline.deliver() == {"batchItemFailures": []}
+
+    item = pipeline.only_item()
+    assert item["status"] == "error"
+    assert "temporary credentials" in item["error_message"]
+    assert "signer secret" in item["error_message"]
+    assert pipeline.tavus_stats()["creates"] == 0
