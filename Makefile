@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install lint typecheck test unit run clean
+.PHONY: install lint typecheck test unit bench run clean
 
 install: $(INSTALLED)
 
@@ -31,6 +31,9 @@ test: lint typecheck
 
 unit: install
 	$(BIN)/pytest tests/unit
+
+bench: install
+	$(BIN)/python -m bench.bytes_read
 
 run:
 	@echo "make run arrives with the issue 'Run it all on one machine'; until then, make test exercises the pipeline against moto and the Tavus emulator."

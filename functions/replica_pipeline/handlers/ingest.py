@@ -24,7 +24,7 @@ from replica_pipeline import runtime
 from replica_pipeline.aws import s3_client
 from replica_pipeline.config import load_settings
 from replica_pipeline.ingest import IngestDependencies, ingest_notification
-from replica_pipeline.observability import METRICS_NAMESPACE
+from replica_pipeline.observability import METRICS_NAMESPACE, traced
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
@@ -58,6 +58,7 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
+@traced
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
