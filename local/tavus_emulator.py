@@ -415,7 +415,9 @@ def _handler_for(emulator: TavusEmulator) -> type[BaseHTTPRequestHandler]:
                         {
                             "replica_id": r.replica_id,
                             "status": r.status,
-                            "created_at": r.created_at.astimezone(UTC).isoformat(),
+                            "created_at": r.created_at.astimezone(UTC).isoformat(
+                                timespec="microseconds"
+                            ),
                             "request": r.request,
                             "downloads": list(r.downloads),
                             "callbacks": list(r.callbacks),

@@ -122,3 +122,15 @@ def test_a_new_upload_under_the_same_key_is_a_new_submission(pipeline: Pipeline)
 
     assert pipeline.tavus_stats()["creates"] == 2
     assert sorted(item["replica_name"] for item in pipeline.items()) == ["Frank, take two", "frank"]
+
+
+def test_only_the_failing_record_of_a_batch_returns_to_the_queue(pipeline: Pipeline) -> None:
+    pipeline.upload("uploads/nina.mp4")
+    [good] = [m for m in pipeline.receive() if "Records" in m["Body"]]
+    garbage = {**good, "MessageId": "garbage", "Body": "this is not an S3 notification"}
+
+    result = pipeline.invoke_ingest(pipeline.sqs_event([garbage, good]))
+
+    # the garbage goes back (and, after the receive count, to the DLQ); the drop is submitted
+    assert result == {"batchItemFailures": [{"itemIdentifier": "garbage"}]}
+    assert pipeline.only_item()["status"] == "training"
