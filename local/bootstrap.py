@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from replica_pipeline.events import DETAIL_TYPE, EVENT_SOURCE
 from replica_pipeline.table_schema import create_table_request
 
 UPLOAD_PREFIX = "uploads/"
@@ -33,6 +34,8 @@ class LocalResources:
     callback_hmac_secret_arn: str
     signer_secret_arn: str
     signer_user: str
+    event_bus: str
+    events_queue_url: str
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,7 +54,7 @@ def bootstrap(
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
-    s3, sqs, dynamodb = client("s3"), client("sqs"), client("dynamodb")
+    s3, sqs, dynamodb, events = client("s3"), client("sqs"), client("dynamodb"), client("events")
     secretsmanager, iam = client("secretsmanager"), client("iam")
     bucket = f"replica-pipeline-{stage}-uploads"
     table = f"replica-pipeline-{stage}-replicas"
@@ -117,6 +120,26 @@ def bootstrap(
     )
     access_key = iam.create_access_key(UserName=signer_user)["AccessKey"]
 
+    # Status events: a custom bus, and a rule that copies them to a queue people can watch.
+    event_bus = f"replica-pipeline-{stage}"
+    events.create_event_bus(Name=event_bus)
+    events_queue_url = sqs.create_queue(QueueName=f"replica-pipeline-{stage}-status-events")[
+        "QueueUrl"
+    ]
+    events_queue_arn = sqs.get_queue_attributes(
+        QueueUrl=events_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="status-events-to-queue",
+        EventBusName=event_bus,
+        EventPattern=json.dumps({"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE]}),
+    )
+    events.put_targets(
+        Rule="status-events-to-queue",
+        EventBusName=event_bus,
+        Targets=[{"Id": "queue", "Arn": events_queue_arn}],
+    )
+
     def secret(name: str, value: str) -> str:
         arn: str = secretsmanager.create_secret(
             Name=f"replica-pipeline/{stage}/{name}", SecretString=value
@@ -143,6 +166,8 @@ def bootstrap(
             ),
         ),
         signer_user=signer_user,
+        event_bus=event_bus,
+        events_queue_url=events_queue_url,
     )
 
 
@@ -160,6 +185,7 @@ def lambda_environment(
         config.CALLBACK_BASE_URL: callback_base_url,
         config.CALLBACK_HMAC_SECRET_ARN: resources.callback_hmac_secret_arn,
         config.SIGNER_SECRET_ARN: resources.signer_secret_arn,
+        config.EVENT_BUS_NAME: resources.event_bus,
         "POWERTOOLS_SERVICE_NAME": "replica-pipeline",
     }
     environment.update(overrides)

@@ -6,6 +6,7 @@ ingest handler gets Lambda's SQS event shape built from those messages.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Iterator
@@ -13,14 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import requests
 
+from local.apigw_events import rest_proxy_event
 from local.bootstrap import LocalResources, bootstrap, lambda_environment
 from local.sqs_events import lambda_sqs_event
 from local.tavus_emulator import TavusEmulator
+from replica_pipeline.callback_token import callback_token
 from replica_pipeline.config import Settings, load_settings
+from replica_pipeline.events import EventBridgePublisher
 from replica_pipeline.ingest import IngestDependencies
 from replica_pipeline.presigner import SignerCredentials, make_signing_client
 from replica_pipeline.store import ReplicaStore
@@ -81,6 +86,14 @@ class Pipeline:
         value: str = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
         return value
 
+    def store(self) -> ReplicaStore:
+        """The store as the handlers build it: announcing changes on the event bus."""
+        settings = self.settings
+        return ReplicaStore(
+            boto3.resource("dynamodb").Table(self.resources.table),
+            on_change=EventBridgePublisher(lambda: boto3.client("events"), settings.event_bus_name),
+        )
+
     def deps(self) -> IngestDependencies:
         """The ingest service wired by hand, with this pipeline's clock (each call: new clients)."""
         settings = self.settings
@@ -89,7 +102,7 @@ class Pipeline:
         hmac_key = self.secret(self.resources.callback_hmac_secret_arn).encode()
         return IngestDependencies(
             settings=settings,
-            store=ReplicaStore(boto3.resource("dynamodb").Table(self.resources.table)),
+            store=self.store(),
             s3=boto3.client("s3"),
             tavus=lambda: TavusClient(settings.tavus, api_key),
             signing_client=lambda: make_signing_client(signer, self.resources.region),
@@ -134,16 +147,22 @@ class Pipeline:
     def sqs_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         return lambda_sqs_event(messages, self.resources.queue_arn, self.resources.region)
 
-    def invoke_ingest(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Run the real ingest handler, configured only through its environment."""
-        from replica_pipeline.handlers import ingest
-
+    def invoke(self, handler: str, event: dict[str, Any]) -> Any:
+        """Run a real handler module, configured only through its environment, as a cold start."""
+        module = importlib.import_module(f"replica_pipeline.handlers.{handler}")
         saved = dict(os.environ)
         os.environ.update(self.environment)
-        load_settings.cache_clear()
-        ingest.dependencies.cache_clear()
+        _forget_cold_start(module)
         try:
-            result: dict[str, Any] = ingest.handler(event, LambdaContext())
+            return module.handler(event, LambdaContext(function_name=f"replica-pipeline-{handler}"))
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            _forget_cold_start(module)
+
+    def invoke_ingest(self, event: dict[str, Any]) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = self.invoke("ingest", event)
         except Exception:
             # Lambda's answer to a function error: every record of the batch goes back.
             result = {
@@ -151,12 +170,57 @@ class Pipeline:
                     {"itemIdentifier": record["messageId"]} for record in event["Records"]
                 ]
             }
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-            load_settings.cache_clear()
-            ingest.dependencies.cache_clear()
         return result
+
+    def request(
+        self,
+        handler: str,
+        method: str,
+        raw_path: str,
+        *,
+        resource: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        """An HTTP request through API Gateway's proxy event shape: status code and JSON body."""
+        event = rest_proxy_event(method, raw_path, resource=resource, body=body, headers=headers)
+        response = self.invoke(handler, event)
+        text = response.get("body") or ""
+        return int(response["statusCode"]), json.loads(text) if text else None
+
+    def post_callback(
+        self, payload: Any, *, token: str | None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        path = "/callbacks/tavus" + (f"?{urlencode({'token': token})}" if token is not None else "")
+        return self.request(
+            "callback",
+            "POST",
+            path,
+            resource="/callbacks/tavus",
+            body=body,
+            headers=headers or {"Content-Type": "application/json"},
+        )
+
+    def token_for(self, submission_id: str) -> str:
+        key = self.secret(self.resources.callback_hmac_secret_arn).encode()
+        return callback_token(submission_id, key)
+
+    def status_events(self) -> list[dict[str, Any]]:
+        """Every ``Replica Status Changed`` event published so far (consumed)."""
+        details: list[dict[str, Any]] = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.resources.events_queue_url, MaxNumberOfMessages=10
+            ).get("Messages", [])
+            if not batch:
+                return details
+            for message in batch:
+                details.append(json.loads(message["Body"])["detail"])
+                self.sqs.delete_message(
+                    QueueUrl=self.resources.events_queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                )
 
     def deliver(self) -> dict[str, Any]:
         """Hand everything waiting in the queue to the ingest handler; delete what succeeded."""
@@ -212,6 +276,14 @@ class Pipeline:
         requests.post(
             f"{self.emulator.url}/_emulator/faults", json=faults, timeout=5
         ).raise_for_status()
+
+
+def _forget_cold_start(module: Any) -> None:
+    """Clear what a container caches, so each invocation reads its environment afresh."""
+    load_settings.cache_clear()
+    for value in vars(module).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
 
 
 def make_pipeline(endpoint: str, **settings: str) -> Iterator[Pipeline]:

@@ -15,6 +15,7 @@ import boto3
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
 
 SECRET_CACHE_SECONDS = 300
@@ -27,6 +28,11 @@ def region() -> str:
 @cache
 def s3_client() -> S3Client:
     return boto3.client("s3", region_name=region())
+
+
+@cache
+def events_client() -> EventBridgeClient:
+    return boto3.client("events", region_name=region())
 
 
 @cache

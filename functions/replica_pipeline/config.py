@@ -31,6 +31,11 @@ TAVUS_MAX_RETRIES = "TAVUS_MAX_RETRIES"
 TAVUS_MAX_RETRY_AFTER = "TAVUS_MAX_RETRY_AFTER_SECONDS"
 TAVUS_BACKOFF_SECONDS = "TAVUS_BACKOFF_SECONDS"
 SUBMIT_LEASE_SECONDS = "SUBMIT_LEASE_SECONDS"
+EVENT_BUS_NAME = "EVENT_BUS_NAME"
+PAIR_TIMEOUT_HOURS = "PAIR_TIMEOUT_HOURS"
+STALE_SUBMITTING_MINUTES = "STALE_SUBMITTING_MINUTES"
+STUCK_TRAINING_HOURS = "STUCK_TRAINING_HOURS"
+RECONCILE_BATCH_SIZE = "RECONCILE_BATCH_SIZE"
 
 DEFAULT_TAVUS_API_URL = "https://tavusapi.com"
 MIN_PRESIGN_HOURS = 24
@@ -66,6 +71,15 @@ class TavusSettings:
 
 
 @dataclass(frozen=True)
+class ReconcileSettings:
+    pair_timeout: timedelta = timedelta(hours=24)
+    # A submitting item untouched this long lost its invocation (and maybe its message).
+    stale_submitting: timedelta = timedelta(minutes=30)
+    stuck_training: timedelta = timedelta(hours=8)
+    batch_size: int = 100
+
+
+@dataclass(frozen=True)
 class Settings:
     table_name: str
     upload_prefix: str
@@ -76,6 +90,8 @@ class Settings:
     submit_lease: timedelta
     limits: ValidationLimits
     tavus: TavusSettings
+    event_bus_name: str = "default"
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -112,6 +128,15 @@ class Settings:
                 max_retries=int(reader.number(TAVUS_MAX_RETRIES, default=4)),
                 max_retry_after=reader.number(TAVUS_MAX_RETRY_AFTER, default=20.0),
                 backoff_seconds=reader.number(TAVUS_BACKOFF_SECONDS, default=0.5),
+            ),
+            event_bus_name=reader.text(EVENT_BUS_NAME, default="default"),
+            reconcile=ReconcileSettings(
+                pair_timeout=timedelta(hours=reader.number(PAIR_TIMEOUT_HOURS, default=24.0)),
+                stale_submitting=timedelta(
+                    minutes=reader.number(STALE_SUBMITTING_MINUTES, default=30.0)
+                ),
+                stuck_training=timedelta(hours=reader.number(STUCK_TRAINING_HOURS, default=8.0)),
+                batch_size=max(1, int(reader.number(RECONCILE_BATCH_SIZE, default=100))),
             ),
         )
 

@@ -254,7 +254,9 @@ def submit(submission: Submission, parts: list[Part], deps: IngestDependencies) 
     try:
         tavus = deps.tavus()
         if claim.outcome is ClaimOutcome.TAKEN_OVER:
-            earlier = find_earlier_replica(tavus, submission, claim.first_claimed_at)
+            earlier = find_earlier_replica(
+                tavus, str(submission.tavus_replica_name), claim.first_claimed_at
+            )
             if earlier:
                 _record_replica(
                     sid, earlier, deps, note="adopted the replica of an interrupted attempt"
@@ -295,7 +297,7 @@ def create_replica_body(submission: Submission, urls: list[str], callback: str) 
 
 
 def find_earlier_replica(
-    tavus: TavusClient, submission: Submission, first_claimed_at: str
+    tavus: TavusClient, tavus_replica_name: str, first_claimed_at: str
 ) -> str | None:
     """The replica an interrupted attempt created, found by its unique name and age.
 
@@ -304,7 +306,7 @@ def find_earlier_replica(
     """
     not_before = parse_iso(first_claimed_at) - ADOPTION_CLOCK_SKEW if first_claimed_at else None
     for replica in tavus.iter_replicas():
-        if replica.get("replica_name") != submission.tavus_replica_name:
+        if replica.get("replica_name") != tavus_replica_name:
             continue
         created_at = replica.get("created_at")
         if not_before and isinstance(created_at, str) and parse_iso(created_at) < not_before:

@@ -9,20 +9,29 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from replica_pipeline.aws import region, replicas_table, secret_text
+from replica_pipeline.aws import events_client, region, replicas_table, secret_text
 from replica_pipeline.config import TavusSettings, load_settings
+from replica_pipeline.events import EventBridgePublisher
 from replica_pipeline.presigner import SignerCredentials, make_signing_client
 from replica_pipeline.store import ReplicaStore
 from replica_pipeline.tavus import TavusClient
 
 
 def replica_store() -> ReplicaStore:
-    return ReplicaStore(replicas_table(load_settings().table_name))
+    """The replicas table, announcing every status change on the configured event bus."""
+    settings = load_settings()
+    return ReplicaStore(
+        replicas_table(settings.table_name),
+        on_change=EventBridgePublisher(events_client, settings.event_bus_name),
+    )
 
 
-def tavus_client() -> TavusClient:
-    settings = load_settings().tavus
-    return _tavus_client_for(settings, secret_text(settings.api_key_secret_arn).strip())
+def tavus_api_key() -> str:
+    return secret_text(load_settings().tavus.api_key_secret_arn).strip()
+
+
+def tavus_client(settings: TavusSettings | None = None) -> TavusClient:
+    return _tavus_client_for(settings or load_settings().tavus, tavus_api_key())
 
 
 def signing_client() -> Any:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from replica_pipeline.clock import iso
+from replica_pipeline.events import Publisher, StatusChange, no_events
 from replica_pipeline.states import Status, sources_of
-from replica_pipeline.table_schema import PARTITION_KEY, REPLICA_ID_INDEX
+from replica_pipeline.table_schema import PARTITION_KEY, REPLICA_ID_INDEX, STATUS_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -26,6 +27,9 @@ Item = dict[str, Any]
 
 # Messages and notes are for people; a runaway Tavus error body must not bloat the item.
 MAX_TEXT = 1000
+# Status changes are few (at most six per lifecycle); notes of unknown callback
+# words stop being kept past this, so a chatty sender cannot grow an item.
+MAX_HISTORY = 30
 
 
 class SubmissionKind(StrEnum):
@@ -90,6 +94,7 @@ class Claim:
 @dataclass
 class ReplicaStore:
     table: Table
+    on_change: Publisher = no_events
 
     def get(self, submission_id: str) -> Item | None:
         response = self.table.get_item(Key={PARTITION_KEY: submission_id}, ConsistentRead=True)
@@ -105,6 +110,34 @@ class ReplicaStore:
         items = response.get("Items", [])
         return items[0] if items else None
 
+    def query_status(
+        self,
+        status: Status,
+        *,
+        limit: int,
+        newest_first: bool = True,
+        updated_before: str | None = None,
+        start_key: Item | None = None,
+    ) -> tuple[list[Item], Item | None]:
+        """One page of items in ``status`` from the status index, and the key to continue."""
+        condition = "#status = :status"
+        values: Item = {":status": status.value}
+        if updated_before is not None:
+            condition += " AND updated_at < :before"
+            values[":before"] = updated_before
+        request: dict[str, Any] = {
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": not newest_first,
+            "Limit": limit,
+        }
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        response = self.table.query(**request)
+        return list(response.get("Items", [])), response.get("LastEvaluatedKey")
+
     def create(
         self,
         submission: Submission,
@@ -117,7 +150,10 @@ class ReplicaStore:
         item = self._new_item(submission, status, now)
         if error_message:
             item["error_message"] = self._short(error_message)
-        return self._put_if_absent(item)
+        if not self._put_if_absent(item):
+            return False
+        self.on_change(StatusChange.of(item, None))
+        return True
 
     def claim(self, submission: Submission, now: datetime, lease: timedelta) -> Claim:
         """Take the right to call Create Replica for this submission.
@@ -136,6 +172,7 @@ class ReplicaStore:
             attempts=1,
         )
         if self._put_if_absent(item):
+            self.on_change(StatusChange.of(item, None))
             return Claim(ClaimOutcome.CLAIMED, item, token)
         try:
             response = self.table.update_item(
@@ -235,7 +272,51 @@ class ReplicaStore:
             if _is_conditional_failure(error):
                 return None
             raise
-        return response["Attributes"]
+        item = response["Attributes"]
+        self.on_change(StatusChange.of(item, _previous_status(item)))
+        return item
+
+    def record_progress(self, submission_id: str, progress: int, now: datetime) -> Item | None:
+        """Raise ``training_progress`` of a training item; never lower it, never add history."""
+        try:
+            response = self.table.update_item(
+                Key={PARTITION_KEY: submission_id},
+                UpdateExpression="SET training_progress = :p, updated_at = :now",
+                ConditionExpression=(
+                    "#status = :training AND "
+                    "(attribute_not_exists(training_progress) OR training_progress < :p)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":p": progress,
+                    ":now": iso(now),
+                    ":training": Status.TRAINING.value,
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return None
+            raise
+        item = response["Attributes"]
+        self.on_change(StatusChange.of(item, Status.TRAINING.value))
+        return item
+
+    def note(self, submission_id: str, note: str, now: datetime) -> None:
+        """Keep a word we did not understand (an unknown callback status) in the history."""
+        try:
+            self.table.update_item(
+                Key={PARTITION_KEY: submission_id},
+                UpdateExpression="SET history = list_append(history, :entry)",
+                ConditionExpression="size(history) < :cap",
+                ExpressionAttributeValues={
+                    ":entry": [{"at": iso(now), "note": self._short(note)}],
+                    ":cap": MAX_HISTORY,
+                },
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
 
     def retire_waiting(self, submission_id: str) -> None:
         """Delete a half-pair placeholder once its pair has become a submission."""
@@ -284,6 +365,12 @@ class ReplicaStore:
     def _short(self, text: Any) -> str:
         value = str(text)
         return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
+
+
+def _previous_status(item: Item) -> str | None:
+    """The status before the transition just written: the last-but-one status entry."""
+    statuses = [entry["status"] for entry in item.get("history", []) if "status" in entry]
+    return str(statuses[-2]) if len(statuses) > 1 else None
 
 
 def _is_conditional_failure(error: ClientError) -> bool:

@@ -1,0 +1,91 @@
+"""Callback Lambda: ``POST /callbacks/tavus?token=…`` from Tavus, through API Gateway (REST)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from replica_pipeline import runtime
+from replica_pipeline.callback_token import TOKEN_PARAMETER
+from replica_pipeline.callbacks import (
+    CallbackDependencies,
+    CallbackRefused,
+    describe,
+    handle_callback,
+)
+from replica_pipeline.config import load_settings
+from replica_pipeline.observability import METRICS_NAMESPACE, traced
+from replica_pipeline.tavus import TavusClient
+
+logger = Logger()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
+app = APIGatewayRestResolver()
+
+
+@cache
+def dependencies() -> CallbackDependencies:
+    return CallbackDependencies(
+        store=runtime.replica_store(),
+        callback_key=runtime.callback_key,
+        tavus=_confirming_client,
+    )
+
+
+def _confirming_client() -> TavusClient:
+    # API Gateway gives us 29 s: confirm with one quick try, then trust the callback.
+    settings = load_settings().tavus
+    quick = replace(settings, max_retries=1, read_timeout=min(settings.read_timeout, 5.0))
+    return runtime.tavus_client(quick)
+
+
+@app.post("/callbacks/tavus")
+def receive_callback() -> dict[str, Any]:
+    event = app.current_event
+    token = (event.query_string_parameters or {}).get(TOKEN_PARAMETER)
+    body = event.decoded_body.encode("utf-8") if event.decoded_body else b""
+    result = handle_callback(token, body, dependencies())
+    metrics.add_metric(
+        name="CallbacksApplied" if result.changed else "CallbacksUnchanged",
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    logger.info("callback handled", extra=describe(result))
+    return describe(result)
+
+
+@app.route("/callbacks/tavus", method=["GET", "PUT", "PATCH", "DELETE"])
+def wrong_method() -> Response[str]:
+    metrics.add_metric(name="CallbacksRefused405", unit=MetricUnit.Count, value=1)
+    return _error(405, "use POST")
+
+
+@app.exception_handler(CallbackRefused)
+def refuse(error: CallbackRefused) -> Response[str]:
+    metrics.add_metric(name=f"CallbacksRefused{error.status_code}", unit=MetricUnit.Count, value=1)
+    logger.warning(
+        "callback refused", extra={"status_code": error.status_code, "reason": str(error)}
+    )
+    return _error(error.status_code, str(error))
+
+
+def _error(status_code: int, message: str) -> Response[str]:
+    import json
+
+    return Response(
+        status_code=status_code,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": message}),
+    )
+
+
+@logger.inject_lambda_context
+@traced
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,107 @@
+"""What Tavus tells us about a replica, in our states, and how it is applied.
+
+Callbacks and Get Replica speak different words (``ready`` vs ``completed``);
+both are read into an ``Observation`` and applied through the store's
+conditional transitions, so replays, duplicates and out-of-order news change
+nothing they should not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from replica_pipeline.states import Status, is_terminal
+from replica_pipeline.store import Item, ReplicaStore
+
+COMPLETED_WORDS = frozenset({"ready", "completed", "complete", "succeeded", "success"})
+ERROR_WORDS = frozenset({"error", "failed", "failure"})
+TRAINING_WORDS = frozenset({"started", "training", "in_progress", "processing", "queued"})
+DEFAULT_ERROR = "Tavus reported an error without a message"
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Tavus's news about one replica, in our vocabulary."""
+
+    word: str  # what Tavus said, verbatim (kept in history when we do not understand it)
+    status: Status | None  # completed, error or training; None when the word is unknown
+    progress: int | None = None
+    error_message: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status is not None and is_terminal(self.status)
+
+
+def parse_progress(value: Any) -> int | None:
+    """``"40/100"``, ``"40%"``, ``40`` or ``0.4``-free integers → 40; anything else → None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:/\s*(\d+(?:\.\d+)?)|%)?\s*", value)
+        if not match:
+            return None
+        number = float(match.group(1))
+        if match.group(2):
+            total = float(match.group(2))
+            if total <= 0:
+                return None
+            number = number * 100 / total
+    else:
+        return None
+    if number != number or number < 0:  # NaN or negative
+        return None
+    return int(min(number, 100))
+
+
+def observe(status_word: Any, progress: Any, error_message: Any) -> Observation:
+    """Read Tavus's words (from a callback or Get Replica) into an Observation."""
+    word = str(status_word).strip().lower() if status_word is not None else ""
+    parsed_progress = parse_progress(progress)
+    if word in COMPLETED_WORDS:
+        return Observation(word, Status.COMPLETED, progress=100)
+    if word in ERROR_WORDS:
+        message = str(error_message).strip() if error_message else ""
+        return Observation(word, Status.ERROR, error_message=message or DEFAULT_ERROR)
+    if word in TRAINING_WORDS or (not word and parsed_progress is not None):
+        return Observation(word or "progress", Status.TRAINING, progress=parsed_progress)
+    if parsed_progress is not None:  # an unknown word that still carries progress
+        return Observation(word, Status.TRAINING, progress=parsed_progress)
+    return Observation(word, None)
+
+
+def observe_replica(replica: dict[str, Any]) -> Observation:
+    """Get Replica's answer as an Observation (the authoritative read)."""
+    return observe(
+        replica.get("status"), replica.get("training_progress"), replica.get("error_message")
+    )
+
+
+def apply_observation(
+    store: ReplicaStore, item: Item, observation: Observation, now: datetime, source: str
+) -> Item | None:
+    """Apply news to the item; the updated item, or None when nothing changed."""
+    sid = str(item["submission_id"])
+    if observation.status is None:
+        store.note(sid, f"{source}: unknown status {observation.word!r} ignored", now)
+        return None
+    if observation.status is Status.COMPLETED:
+        return store.transition(
+            sid, Status.COMPLETED, now, fields={"training_progress": 100}, note=source
+        )
+    if observation.status is Status.ERROR:
+        return store.transition(
+            sid,
+            Status.ERROR,
+            now,
+            fields={"error_message": observation.error_message or DEFAULT_ERROR},
+            note=source,
+        )
+    if observation.progress is None:
+        return None
+    return store.record_progress(sid, observation.progress, now)
