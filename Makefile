@@ -34,6 +34,7 @@ unit: install
 
 bench: install
 	$(BIN)/python -m bench.bytes_read
+	$(BIN)/python -m bench.callback_cost
 
 run:
 	@echo "make run arrives with the issue 'Run it all on one machine'; until then, make test exercises the pipeline against moto and the Tavus emulator."

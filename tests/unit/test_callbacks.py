@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -316,3 +317,37 @@ def test_no_log_line_carries_the_token(
     output = capsys.readouterr()
     assert token not in output.out + output.err
     assert "f" * 64 not in output.out + output.err
+
+
+def test_a_callback_costs_one_read_and_one_write(
+    pipeline: Pipeline, aws_calls: Counter[str]
+) -> None:
+    item = submitted(pipeline)
+    aws_calls.clear()
+
+    _post_directly(
+        pipeline,
+        {"replica_id": item["replica_id"], "status": "training", "training_progress": "10/100"},
+        pipeline.token_for(item["submission_id"]),
+    )
+
+    dynamodb = {name: n for name, n in aws_calls.items() if name.startswith("dynamodb.")}
+    assert dynamodb == {"dynamodb.Query": 1, "dynamodb.UpdateItem": 1}
+    assert aws_calls["eventbridge.PutEvents"] == 1
+
+
+def test_a_percent_encoded_query_is_decoded_as_api_gateway_does(pipeline: Pipeline) -> None:
+    item = submitted(pipeline)
+    token = pipeline.token_for(item["submission_id"])
+    encoded = "".join(f"%{ord(c):02X}" for c in token)
+    body = {"replica_id": item["replica_id"], "status": "training", "training_progress": "5/100"}
+
+    status, answer = pipeline.request(
+        "callback",
+        "POST",
+        f"/callbacks/tavus?token={encoded}&note=a+b%26c",
+        resource="/callbacks/tavus",
+        body=json.dumps(body).encode(),
+    )
+
+    assert (status, answer["changed"]) == (200, True)

@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
-
-import boto3
-import pytest
 
 from replica_pipeline.ingest import ingest_notification
 from tests.harness import DATA, Pipeline
 
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-
-
-@pytest.fixture
-def aws_calls() -> Iterator[Counter[str]]:
-    """Every AWS operation made through boto3's default session while the test runs."""
-    calls: Counter[str] = Counter()
-
-    def count(event_name: str, **kwargs: Any) -> None:
-        _, service, operation = event_name.split(".")
-        calls[f"{service}.{operation}"] += 1
-
-    events = boto3._get_default_session().events
-    events.register("before-call.*.*", count, unique_id="count-calls")
-    yield calls
-    events.unregister("before-call.*.*", unique_id="count-calls")
 
 
 def writes(calls: Counter[str]) -> int:
