@@ -34,6 +34,7 @@ from replica_pipeline.keys import (
     ObjectCreated,
     Role,
     classify,
+    metadata_text,
     parse_notification,
     sibling_prefix,
 )
@@ -91,14 +92,26 @@ class Part:
 
     @property
     def identity(self) -> str:
-        """What distinguishes this content from a re-upload under the same key."""
-        if self.version_id and self.version_id != "null":
-            return self.version_id
+        """What distinguishes this content from other content under the same key.
+
+        The ETag, not the version id: uploading the same file twice makes a new
+        version but is still the same drop, and must not make a second replica.
+        (The pre-signed URL still pins the exact version.)
+        """
         return self.etag
 
 
 def submission_id(*identifying: str) -> str:
     return hashlib.sha256("\x1f".join(identifying).encode("utf-8")).hexdigest()[:24]
+
+
+def combined_submission_id(bucket: str, name: str, etag: str) -> str:
+    """The id of a single-video drop (the CLI prints it right after uploading)."""
+    return submission_id(bucket, name, Role.COMBINED, etag.strip('"'))
+
+
+def pair_submission_id(bucket: str, name: str, training_etag: str, consent_etag: str) -> str:
+    return submission_id(bucket, name, "pair", training_etag.strip('"'), consent_etag.strip('"'))
 
 
 def ingest_notification(body: str, deps: IngestDependencies) -> list[Outcome]:
@@ -159,7 +172,9 @@ def inspect(
         bucket=bucket,
         version_id=version,
         etag=str(head.get("ETag", "")).strip('"'),
-        metadata={key.lower(): value for key, value in head.get("Metadata", {}).items()},
+        metadata={
+            key.lower(): metadata_text(value) for key, value in head.get("Metadata", {}).items()
+        },
         rejection=rejection,
     )
 
@@ -377,13 +392,13 @@ def _submission(
 
 
 def _combined_submission(part: Part) -> Submission:
-    sid = submission_id(part.bucket, part.drop.name, Role.COMBINED, part.identity)
+    sid = combined_submission_id(part.bucket, part.drop.name, part.identity)
     return _submission(sid, SubmissionKind.COMBINED, training=part, consent=None)
 
 
 def _pair_submission(training: Part, consent: Part) -> Submission:
-    sid = submission_id(
-        training.bucket, training.drop.name, "pair", training.identity, consent.identity
+    sid = pair_submission_id(
+        training.bucket, training.drop.name, training.identity, consent.identity
     )
     return _submission(sid, SubmissionKind.PAIR, training=training, consent=consent)
 

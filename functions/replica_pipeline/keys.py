@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from email.header import Header, decode_header, make_header
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
@@ -129,6 +130,27 @@ def classify(key: str, prefix: str) -> Drop | None:
         return Drop(key=key, name=folder, role=Role.CONSENT, extension=extension)
     name = f"{folder}/{stem}" if folder else stem
     return Drop(key=key, name=name, role=Role.COMBINED, extension=extension)
+
+
+def metadata_text(value: str) -> str:
+    """A user-metadata value as the user wrote it.
+
+    S3 metadata is US-ASCII; the console, SDKs and our CLI send other text as
+    RFC 2047 encoded words (``=?UTF-8?B?Sm9zw6k=?=``), decoded here.
+    """
+    if "=?" not in value:
+        return value.strip()
+    try:
+        return str(make_header(decode_header(value))).strip()
+    except (ValueError, LookupError):
+        return value.strip()
+
+
+def encode_metadata_text(value: str) -> str:
+    """The inverse of ``metadata_text``: ASCII as is, anything else as an RFC 2047 word."""
+    if value.isascii():
+        return value
+    return Header(value, "utf-8").encode()
 
 
 def sibling_prefix(drop: Drop, prefix: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from replica_pipeline.ingest import Outcome, SubmissionBusy, ingest_notification
 from replica_pipeline.states import Status
 from replica_pipeline.store import ReplicaStore
-from tests.harness import Pipeline
+from tests.harness import DATA, Pipeline
 
 
 def test_the_same_event_five_times_in_one_batch_creates_one_replica(pipeline: Pipeline) -> None:
@@ -114,14 +114,27 @@ def _dies() -> Any:
     raise SystemExit("killed before calling Tavus")
 
 
-def test_a_new_upload_under_the_same_key_is_a_new_submission(pipeline: Pipeline) -> None:
+def test_new_content_under_the_same_key_is_a_new_submission(pipeline: Pipeline) -> None:
     pipeline.upload("uploads/frank.mp4")
     pipeline.deliver()
-    pipeline.upload("uploads/frank.mp4", metadata={"replica-name": "Frank, take two"})
+    pipeline.upload(
+        "uploads/frank.mp4", DATA / "moov-at-end.mp4", metadata={"replica-name": "Frank, take two"}
+    )
     pipeline.deliver()
 
     assert pipeline.tavus_stats()["creates"] == 2
     assert sorted(item["replica_name"] for item in pipeline.items()) == ["Frank, take two", "frank"]
+
+
+def test_the_same_file_uploaded_twice_is_one_submission(pipeline: Pipeline) -> None:
+    # Each upload makes a new S3 version, but it is the same drop.
+    pipeline.upload("uploads/gus.mp4")
+    pipeline.deliver()
+    pipeline.upload("uploads/gus.mp4")
+    pipeline.deliver()
+
+    assert pipeline.tavus_stats()["creates"] == 1
+    assert pipeline.only_item()["status"] == "training"
 
 
 def test_only_the_failing_record_of_a_batch_returns_to_the_queue(pipeline: Pipeline) -> None:

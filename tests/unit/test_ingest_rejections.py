@@ -101,3 +101,15 @@ def test_unicode_names_with_spaces_and_plus_signs_are_submitted(pipeline: Pipeli
     assert item["replica_name"] == "José García+1"
     [replica] = pipeline.tavus_replicas()
     assert replica["request"]["replica_name"].startswith("José García+1 [")
+
+
+def test_non_ascii_names_in_metadata_arrive_intact(pipeline: Pipeline) -> None:
+    from replica_pipeline.keys import encode_metadata_text
+
+    pipeline.upload(
+        "uploads/jose.mp4", metadata={"replica-name": encode_metadata_text("José Núñez")}
+    )
+
+    pipeline.deliver()
+
+    assert pipeline.only_item()["replica_name"] == "José Núñez"
