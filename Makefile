@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install lint typecheck test unit bench run clean
+.PHONY: install lint typecheck test unit bench up down run clean
 
 install: $(INSTALLED)
 
@@ -16,7 +16,7 @@ $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "replica-pipeline needs Python 3.11 or newer; set PYTHON=python3.x")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,cli]'
 	@touch $@
 
 lint: install
@@ -36,9 +36,16 @@ bench: install
 	$(BIN)/python -m bench.bytes_read
 	$(BIN)/python -m bench.callback_cost
 
-run:
-	@echo "make run arrives with the issue 'Run it all on one machine'; until then, make test exercises the pipeline against moto and the Tavus emulator."
-	@exit 1
+# The local stack: moto, the Tavus emulator and the real handlers, on loopback.
+up: install
+	@$(BIN)/python -m local.stack up
 
-clean:
+down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m local.stack down; else echo "No local stack is running."; fi
+
+# Start the local stack, submit the sample video and watch it become a replica.
+run: install
+	@$(BIN)/python -m local.demo
+
+clean: down
 	rm -rf $(VENV) cdk.out .local .mypy_cache .ruff_cache .pytest_cache

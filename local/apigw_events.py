@@ -11,7 +11,7 @@ import base64
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 
 def rest_proxy_event(
@@ -25,8 +25,9 @@ def rest_proxy_event(
     stage: str = "local",
 ) -> dict[str, Any]:
     """The event for ``method raw_path`` (path plus any query string) on ``resource``."""
-    parts = urlsplit(raw_path)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    # Split by hand: urlsplit would silently drop control characters from the path.
+    path, _, query = raw_path.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
     multi: dict[str, list[str]] = {}
     for name, value in pairs:
         multi.setdefault(name, []).append(value)
@@ -41,7 +42,7 @@ def rest_proxy_event(
     now = datetime.now(UTC)
     return {
         "resource": resource,
-        "path": parts.path,
+        "path": path,
         "httpMethod": method.upper(),
         "headers": header_map or None,
         "multiValueHeaders": {k: [v] for k, v in header_map.items()} or None,
@@ -53,7 +54,7 @@ def rest_proxy_event(
         "requestContext": {
             "resourcePath": resource,
             "httpMethod": method.upper(),
-            "path": f"/{stage}{parts.path}",
+            "path": f"/{stage}{path}",
             "stage": stage,
             "requestId": str(uuid.uuid4()),
             "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),

@@ -21,6 +21,7 @@ import requests
 
 from local.apigw_events import rest_proxy_event
 from local.bootstrap import LocalResources, bootstrap, lambda_environment
+from local.lambda_context import LocalLambdaContext
 from local.sqs_events import lambda_sqs_event
 from local.tavus_emulator import TavusEmulator
 from replica_pipeline.callback_token import callback_token
@@ -49,21 +50,6 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
-
-
-@dataclass
-class LambdaContext:
-    """The parts of Lambda's context object that Powertools reads."""
-
-    function_name: str = "replica-pipeline-ingest"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = (
-        "arn:aws:lambda:us-east-1:123456789012:function:replica-pipeline-ingest"
-    )
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @dataclass
@@ -154,7 +140,7 @@ class Pipeline:
         os.environ.update(self.environment)
         _forget_cold_start(module)
         try:
-            return module.handler(event, LambdaContext(function_name=f"replica-pipeline-{handler}"))
+            return module.handler(event, LocalLambdaContext(f"replica-pipeline-{handler}"))
         finally:
             os.environ.clear()
             os.environ.update(saved)

@@ -1,16 +1,14 @@
 """Reading submissions for people and programs: one item, or pages newest first.
 
-Lists come from the status index (never a table scan): one query for a status
-filter, and for the unfiltered list one query per status merged by
-``updated_at``. The ``next`` cursor is opaque to callers (base64url JSON).
+Lists come from the status index (never a table scan): one query stream for a
+status filter, and for the unfiltered list one stream per status merged by
+``updated_at``. The ``next`` cursor is a position, opaque to callers.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
-import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,30 +49,21 @@ def _plain(value: Any) -> Any:
 def list_submissions(
     store: ReplicaStore, *, status: Status | None, limit: int, cursor: str | None
 ) -> Page:
-    position = _decode(cursor) if cursor else None
-    if status is not None:
-        if position is not None and position.get("status") != status.value:
-            raise BadCursor("the cursor belongs to another status filter")
-        items, last = store.query_status(status, limit=limit, start_key=position)
-        return Page([public(item) for item in items], _encode(last) if last else None)
-    return _list_all(store, limit, position)
-
-
-def _list_all(store: ReplicaStore, limit: int, position: Item | None) -> Page:
-    """Newest first across every status: merge one index query stream per status."""
-    after = (position["updated_at"], position["submission_id"]) if position else None
-    streams = [_newest_first(store, status, limit, after) for status in Status]
-    merged = heapq.merge(
-        *streams, key=lambda item: (item["updated_at"], item["submission_id"]), reverse=True
-    )
+    """A page newest first; ``cursor`` is the position after which the page starts."""
+    after = decode_cursor(cursor) if cursor else None
+    statuses = [status] if status is not None else list(Status)
+    streams = [_newest_first(store, each, limit, after) for each in statuses]
+    merged = heapq.merge(*streams, key=_position, reverse=True)
     taken: list[Item] = []
     for item in merged:
         if len(taken) == limit:
-            last = taken[-1]
-            cursor = {"updated_at": last["updated_at"], "submission_id": last["submission_id"]}
-            return Page([public(i) for i in taken], _encode(cursor))
+            return Page([public(i) for i in taken], encode_cursor(_position(taken[-1])))
         taken.append(item)
     return Page([public(i) for i in taken], None)
+
+
+def _position(item: Item) -> tuple[str, str]:
+    return (str(item["updated_at"]), str(item["submission_id"]))
 
 
 def _newest_first(
@@ -82,37 +71,33 @@ def _newest_first(
 ) -> Iterator[Item]:
     """Items of one status strictly after the cursor position, newest first."""
     start_key: Item | None = None
+    # updated_at <= the cursor's time; ties are settled by submission id below.
+    before = None if after is None else after[0] + "\uffff"
     while True:
-        # updated_at <= the cursor's time; ties are settled by submission id below.
-        before = None if after is None else after[0] + "\uffff"
         items, start_key = store.query_status(
             status, limit=page_size, updated_before=before, start_key=start_key
         )
-        items.sort(key=lambda item: (item["updated_at"], item["submission_id"]), reverse=True)
+        items.sort(key=_position, reverse=True)
         for item in items:
-            if after is None or (item["updated_at"], item["submission_id"]) < after:
+            if after is None or _position(item) < after:
                 yield item
         if not start_key:
             return
 
 
-def _encode(position: Item) -> str:
-    raw = json.dumps({k: str(v) for k, v in position.items()}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+# A cursor is a position in time: "<updated_at>~<submission_id>". Any string that
+# matches the documented pattern is a valid position, so a client can never send
+# a "valid-looking" cursor that we then refuse.
+CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z~[A-Za-z0-9_-]{1,128}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
-def _decode(cursor: str) -> Item:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise BadCursor("the next cursor is not valid") from None
-    if (
-        not isinstance(position, dict)
-        or not position
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in position.items())
-        or "submission_id" not in position
-        or "updated_at" not in position
-    ):
+def encode_cursor(position: tuple[str, str]) -> str:
+    return f"{position[0]}~{position[1]}"
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    if not _CURSOR.match(cursor):
         raise BadCursor("the next cursor is not valid")
-    return position
+    updated_at, _, submission_id = cursor.partition("~")
+    return updated_at, submission_id

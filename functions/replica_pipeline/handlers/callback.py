@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -62,7 +63,7 @@ def receive_callback() -> dict[str, Any]:
 @app.route("/callbacks/tavus", method=["GET", "PUT", "PATCH", "DELETE"])
 def wrong_method() -> Response[str]:
     metrics.add_metric(name="CallbacksRefused405", unit=MetricUnit.Count, value=1)
-    return _error(405, "use POST")
+    return _error(405, "use POST", allow="POST")
 
 
 @app.exception_handler(CallbackRefused)
@@ -74,13 +75,12 @@ def refuse(error: CallbackRefused) -> Response[str]:
     return _error(error.status_code, str(error))
 
 
-def _error(status_code: int, message: str) -> Response[str]:
-    import json
-
+def _error(status_code: int, message: str, allow: str | None = None) -> Response[str]:
     return Response(
         status_code=status_code,
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps({"error": message}),
+        headers={"Allow": allow} if allow else None,
     )
 
 

@@ -16,13 +16,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from replica_pipeline import runtime
 from replica_pipeline.observability import traced
 from replica_pipeline.states import Status
-from replica_pipeline.status_query import BadCursor, list_submissions, public
+from replica_pipeline.status_query import CURSOR_PATTERN, BadCursor, list_submissions, public
 from replica_pipeline.store import ReplicaStore
 
 logger = Logger()
@@ -74,29 +75,38 @@ def store() -> ReplicaStore:
     return runtime.replica_store()
 
 
+def _error_response(description: str) -> OpenAPIResponse:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": ErrorBody.model_json_schema()}},
+    }
+
+
+BAD_PARAMETERS = _error_response("bad parameters (the message says which)")
+NOT_FOUND = _error_response("no such submission")
+
+
 @app.get(
     "/replicas",
     summary="List submissions, newest first",
-    responses={
-        200: {"description": "a page of submissions"},
-        400: {
-            "description": "bad parameters",
-            "content": {"application/json": {"schema": ErrorBody.model_json_schema()}},
-        },
-    },
+    responses={200: {"description": "a page of submissions"}, 400: BAD_PARAMETERS},
 )
 def list_replicas(
     status: Annotated[Status | None, Query(description="only submissions in this status")] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="page size")] = 25,
     next: Annotated[
-        str | None, Query(max_length=2048, description="cursor from the previous page")
+        str | None, Query(pattern=CURSOR_PATTERN, description="`next` of the previous page")
     ] = None,
 ) -> ReplicaPage:
     page = list_submissions(store(), status=status, limit=limit, cursor=next)
     return ReplicaPage(items=[Replica(**item) for item in page.items], next=page.next)
 
 
-@app.get("/replicas/by-replica/<replica_id>", summary="One submission, by Tavus replica id")
+@app.get(
+    "/replicas/by-replica/<replica_id>",
+    summary="One submission, by Tavus replica id",
+    responses={200: {"description": "the submission"}, 400: BAD_PARAMETERS, 404: NOT_FOUND},
+)
 def get_by_replica_id(replica_id: Annotated[str, Path(min_length=1, max_length=128)]) -> Replica:
     item = store().find_by_replica_id(replica_id)
     if item is None:
@@ -104,7 +114,11 @@ def get_by_replica_id(replica_id: Annotated[str, Path(min_length=1, max_length=1
     return Replica(**public(item))
 
 
-@app.get("/replicas/<submission_id>", summary="One submission, by submission id")
+@app.get(
+    "/replicas/<submission_id>",
+    summary="One submission, by submission id",
+    responses={200: {"description": "the submission"}, 400: BAD_PARAMETERS, 404: NOT_FOUND},
+)
 def get_replica(submission_id: Annotated[str, Path(min_length=1, max_length=128)]) -> Replica:
     item = store().get(submission_id)
     if item is None:
@@ -119,6 +133,28 @@ def openapi_document() -> Response[str]:
         content_type=content_types.APPLICATION_JSON,
         body=app.get_openapi_json_schema(title="replica-pipeline status API", version="1.0.0"),
     )
+
+
+OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+
+
+READ_ONLY = "the status API is read-only: use GET"
+
+
+@app.route("/replicas", method=OTHER_METHODS, include_in_schema=False)
+@app.route("/openapi.json", method=OTHER_METHODS, include_in_schema=False)
+def refuse_writes() -> Response[str]:
+    return _error(405, READ_ONLY, allow="GET")
+
+
+@app.route("/replicas/<submission_id>", method=OTHER_METHODS, include_in_schema=False)
+def refuse_item_writes(submission_id: str) -> Response[str]:
+    return _error(405, READ_ONLY, allow="GET")
+
+
+@app.route("/replicas/by-replica/<replica_id>", method=OTHER_METHODS, include_in_schema=False)
+def refuse_replica_writes(replica_id: str) -> Response[str]:
+    return _error(405, READ_ONLY, allow="GET")
 
 
 @app.exception_handler(RequestValidationError)
@@ -140,11 +176,12 @@ def not_found(error: NotFoundError) -> Response[str]:
     return _error(404, str(error.msg))
 
 
-def _error(status_code: int, message: str) -> Response[str]:
+def _error(status_code: int, message: str, allow: str | None = None) -> Response[str]:
     return Response(
         status_code=status_code,
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps({"error": message}),
+        headers={"Allow": allow} if allow else None,
     )
 
 

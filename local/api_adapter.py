@@ -1,0 +1,144 @@
+"""A loopback HTTP server that turns requests into API Gateway REST proxy events.
+
+It plays API Gateway for the callback and status handlers. Locally there is no
+IAM authorization on the status routes (in AWS they require SigV4-signed
+requests); the callback route is authenticated by its token, as in AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from local.apigw_events import rest_proxy_event
+from local.lambda_runtime import LocalFunctions
+
+# (path pattern, API Gateway resource, handler, declared methods): the REST API's routes.
+ROUTES: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
+    (re.compile(r"^/callbacks/tavus$"), "/callbacks/tavus", "callback", "POST"),
+    (re.compile(r"^/replicas$"), "/replicas", "status_api", "GET"),
+    (
+        re.compile(r"^/replicas/by-replica/(?P<replica_id>[^/]+)$"),
+        "/replicas/by-replica/{replica_id}",
+        "status_api",
+        "GET",
+    ),
+    (
+        re.compile(r"^/replicas/(?P<submission_id>[^/]+)$"),
+        "/replicas/{submission_id}",
+        "status_api",
+        "GET",
+    ),
+    (re.compile(r"^/openapi\.json$"), "/openapi.json", "status_api", "GET"),
+)
+# What API Gateway itself would refuse before any Lambda runs (10 MB payload limit).
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
+
+class ApiAdapter:
+    def __init__(self, functions: LocalFunctions, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.functions = functions
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        path, _, query = raw_path.partition("?")
+        # API Gateway hands the function a decoded path.
+        path = unquote(path)
+        found = next(
+            ((m, resource, handler) for p, resource, handler, _ in ROUTES if (m := p.match(path))),
+            None,
+        )
+        if found is None:
+            return 404, {"Content-Type": "application/json"}, b'{"message": "Not Found"}'
+        match, resource, handler = found
+        raw_path = f"{path}?{query}" if query else path
+        if len(body) > MAX_PAYLOAD_BYTES:
+            return 413, {"Content-Type": "application/json"}, b'{"message": "Payload too large"}'
+        event = rest_proxy_event(
+            method,
+            raw_path,
+            resource=resource,
+            path_parameters=match.groupdict() or None,
+            body=body or None,
+            headers=headers,
+        )
+        response: dict[str, Any] = self.functions.invoke(handler, event, timeout_seconds=29)
+        answer_headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            answer_headers[name] = ", ".join(str(v) for v in values)
+        text = response.get("body") or ""
+        payload = base64.b64decode(text) if response.get("isBase64Encoded") else text.encode()
+        return int(response.get("statusCode", 502)), answer_headers, payload
+
+
+def _handler_for(adapter: ApiAdapter) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            try:
+                status, headers, payload = adapter.handle(
+                    self.command, self.path, dict(self.headers.items()), body
+                )
+            except Exception as error:  # a handler crash is API Gateway's 502, not a hang
+                status, headers = 502, {"Content-Type": "application/json"}
+                payload = json.dumps(
+                    {"message": f"Internal server error: {type(error).__name__}"}
+                ).encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (HEAD, OPTIONS, TRACE, QUERY…): no route declares it.
+            if name.startswith("do_"):
+                return self._refuse_method
+            raise AttributeError(name)
+
+        def _refuse_method(self) -> None:
+            # No route declares these methods; API Gateway would not pass them on.
+            payload = b'{"message": "Method Not Allowed"}'
+            path = unquote(self.path.split("?", 1)[0])
+            allowed = next((m for p, _, _, m in ROUTES if p.match(path)), "GET, POST")
+            self.send_response(405)
+            self.send_header("Allow", allowed)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "0" if self.command == "HEAD" else str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(payload)
+
+    return Handler

@@ -1,0 +1,394 @@
+"""``replicas``: submit videos, read their status, watch them train, redrive dead letters.
+
+Exit codes: 0 success, 1 failure (including a replica that ended in error or
+was rejected, for ``watch``), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mimetypes
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from local.targets import Target, TargetError, load_target
+from replica_pipeline.config import ValidationLimits
+from replica_pipeline.ingest import combined_submission_id, pair_submission_id
+from replica_pipeline.keys import (
+    META_CALLBACK_TAG,
+    META_MODEL_NAME,
+    META_REPLICA_NAME,
+    combined_key,
+    encode_metadata_text,
+    pair_keys,
+)
+from replica_pipeline.media_probe import ProbeError, RangedReader, probe_video
+from replica_pipeline.states import TERMINAL, Status
+from replica_pipeline.validation import ObjectFacts, check_object, check_video
+
+TERMINAL_WORDS = frozenset(status.value for status in TERMINAL)
+
+
+class CliError(Exception):
+    """A failure to report in one line and exit 1."""
+
+
+# -- submit ----------------------------------------------------------------
+
+
+def check_local_video(path: Path, limits: ValidationLimits) -> str | None:
+    """The reason the pipeline would reject this file, found before uploading it."""
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    facts = ObjectFacts(path.name, path.suffix.lower(), path.stat().st_size, content_type)
+    reason = check_object(facts, limits)
+    if reason:
+        return reason
+    with path.open("rb") as handle:
+
+        def fetch(first: int, last: int) -> bytes:
+            handle.seek(first)
+            return handle.read(last - first + 1)
+
+        try:
+            video = probe_video(
+                RangedReader(facts.size, fetch, budget=limits.probe_max_bytes), path.name
+            )
+        except ProbeError as error:
+            return str(error)
+    return check_video(video, limits)
+
+
+def submit(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    files = [args.file] + ([args.consent] if args.consent else [])
+    for path in files:
+        if not path.is_file():
+            raise CliError(f"file not found: {path}")
+        reason = check_local_video(path, ValidationLimits())
+        if reason:
+            raise CliError(f"{path} would be rejected: {reason}")
+    name = (args.key_name or args.file.stem).strip().strip("/")
+    metadata = {
+        key: encode_metadata_text(value)
+        for key, value in (
+            (META_REPLICA_NAME, args.name),
+            (META_MODEL_NAME, args.model),
+            (META_CALLBACK_TAG, args.tag),
+        )
+        if value
+    }
+    s3 = target.client("s3")
+    keys: tuple[str, ...]
+    if args.consent:
+        keys = pair_keys(
+            name, args.file.suffix.lower(), args.consent.suffix.lower(), target.upload_prefix
+        )
+        etags = [
+            _upload(s3, target.bucket, key, path, metadata)
+            for key, path in zip(keys, files, strict=True)
+        ]
+        submission_id = pair_submission_id(target.bucket, name, etags[0], etags[1])
+    else:
+        keys = (combined_key(name, args.file.suffix.lower(), target.upload_prefix),)
+        etag = _upload(s3, target.bucket, keys[0], args.file, metadata)
+        submission_id = combined_submission_id(target.bucket, name, etag)
+    return {"submission_id": submission_id, "bucket": target.bucket, "keys": list(keys)}
+
+
+def _upload(s3: Any, bucket: str, key: str, path: Path, metadata: dict[str, str]) -> str:
+    content_type = mimetypes.guess_type(path.name)[0] or "video/mp4"
+    s3.upload_file(
+        str(path), bucket, key, ExtraArgs={"Metadata": metadata, "ContentType": content_type}
+    )
+    etag: str = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+    return etag.strip('"')
+
+
+# -- reading status ----------------------------------------------------------
+
+
+def fetch_item(target: Target, identifier: str) -> dict[str, Any] | None:
+    for path in (f"/replicas/{identifier}", f"/replicas/by-replica/{identifier}"):
+        response = target.api_get(path)
+        if response.status_code == 200:
+            item: dict[str, Any] = response.json()
+            return item
+        if response.status_code not in (400, 404):
+            raise CliError(f"the status API answered {response.status_code}: {response.text[:200]}")
+    return None
+
+
+def list_items(target: Target, status: str | None, limit: int) -> list[dict[str, Any]]:
+    params = {"limit": str(min(limit, 100))}
+    if status:
+        params["status"] = status
+    items: list[dict[str, Any]] = []
+    while len(items) < limit:
+        response = target.api_get("/replicas", params)
+        if response.status_code != 200:
+            raise CliError(f"the status API answered {response.status_code}: {response.text[:200]}")
+        page = response.json()
+        items.extend(page["items"])
+        if not page.get("next"):
+            break
+        params["next"] = page["next"]
+    return items[:limit]
+
+
+def watch(
+    target: Target,
+    identifiers: list[str],
+    *,
+    appear_timeout: float,
+    poll_seconds: float = 1.0,
+    show: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Poll until every item is terminal; items may take a moment to appear after upload."""
+    latest: dict[str, dict[str, Any]] = {}
+    started = time.monotonic()
+    while True:
+        for identifier in identifiers:
+            if latest.get(identifier, {}).get("status") in TERMINAL_WORDS:
+                continue
+            item = fetch_item(target, identifier)
+            if item is not None:
+                latest[identifier] = item
+        if show:
+            show(latest)
+        if len(latest) == len(identifiers) and all(
+            item["status"] in TERMINAL_WORDS for item in latest.values()
+        ):
+            return latest
+        missing = [i for i in identifiers if i not in latest]
+        if missing and time.monotonic() - started > appear_timeout:
+            raise CliError(
+                f"unknown id {missing[0]!r}: no submission appeared within {appear_timeout:.0f} s"
+            )
+        time.sleep(poll_seconds)
+
+
+def _watch_with_progress(
+    target: Target, identifiers: list[str], appear_timeout: float
+) -> dict[str, dict[str, Any]]:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("[bold]{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        tasks = {
+            identifier: progress.add_task(identifier[:12], total=100, status="waiting for the drop")
+            for identifier in identifiers
+        }
+
+        def show(latest: dict[str, dict[str, Any]]) -> None:
+            for identifier, item in latest.items():
+                percent = item.get("training_progress") or 0
+                if item["status"] == Status.COMPLETED.value:
+                    percent = 100
+                progress.update(
+                    tasks[identifier],
+                    completed=percent,
+                    description=str(item.get("replica_name") or identifier)[:24],
+                    status=item["status"],
+                )
+
+        return watch(target, identifiers, appear_timeout=appear_timeout, show=show)
+
+
+# -- dead letters ----------------------------------------------------------
+
+
+def dead_letters(target: Target, *, redrive: bool) -> dict[str, Any]:
+    sqs = target.client("sqs")
+    shown: list[dict[str, Any]] = []
+    moved = 0
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=target.dlq_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0 if not redrive else 30,
+            WaitTimeSeconds=0,
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in {s["message_id"] for s in shown}]
+        if not fresh:
+            break
+        for message in fresh:
+            shown.append({"message_id": message["MessageId"], "keys": _keys_of(message["Body"])})
+            if redrive:
+                sqs.send_message(QueueUrl=target.queue_url, MessageBody=message["Body"])
+                sqs.delete_message(QueueUrl=target.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+    return {"dead_letters": shown, "redriven": moved}
+
+
+def _keys_of(body: str) -> list[str]:
+    from replica_pipeline.keys import MalformedNotification, parse_notification
+
+    try:
+        return [created.key for created in parse_notification(body)]
+    except MalformedNotification:
+        return ["(not an S3 notification)"]
+
+
+# -- the command line --------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="replicas", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--stack",
+        help="'local' (default when .local/stack.json exists) or a deployed stack's name",
+    )
+    parser.add_argument("--state-dir", type=Path, default=Path(".local"), help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    submit_parser = commands.add_parser("submit", help="upload a video (and its consent video)")
+    submit_parser.add_argument("file", type=Path)
+    submit_parser.add_argument("--consent", type=Path, help="a separate consent video")
+    submit_parser.add_argument("--name", help="the replica's name (default: the file name)")
+    submit_parser.add_argument("--model", help="Tavus replica model, e.g. phoenix-3")
+    submit_parser.add_argument("--tag", help="free text echoed in status events")
+    submit_parser.add_argument(
+        "--key-name", help="the name part of the S3 key (default: the file stem)"
+    )
+    submit_parser.add_argument("--watch", action="store_true", help="watch it until it is done")
+
+    status_parser = commands.add_parser(
+        "status", help="one submission, by submission or replica id"
+    )
+    status_parser.add_argument("id")
+
+    list_parser = commands.add_parser("list", help="submissions, newest first")
+    list_parser.add_argument("--status", choices=[s.value for s in Status])
+    list_parser.add_argument("--limit", type=int, default=25)
+
+    watch_parser = commands.add_parser("watch", help="live progress until done")
+    watch_parser.add_argument("id", nargs="?", help="default: everything still in progress")
+    watch_parser.add_argument("--appear-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+
+    dlq_parser = commands.add_parser(
+        "dlq", help="show dead letters (records that failed every retry)"
+    )
+    dlq_parser.add_argument(
+        "--redrive", action="store_true", help="send them back to the ingest queue"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        target = load_target(args.stack, args.state_dir)
+        return _run(target, args)
+    except (CliError, TargetError) as error:
+        if args.json:
+            print(json.dumps({"error": str(error)}))
+        else:
+            print(f"replicas: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(target: Target, args: argparse.Namespace) -> int:
+    if args.command == "submit":
+        result = submit(target, args)
+        _say(
+            args,
+            result,
+            f"submitted {', '.join(result['keys'])}\nsubmission id: {result['submission_id']}",
+        )
+        if args.watch:
+            return _finish_watch(target, args, [result["submission_id"]])
+        return 0
+    if args.command == "status":
+        item = fetch_item(target, args.id)
+        if item is None:
+            raise CliError(f"unknown id {args.id!r}")
+        _say(args, item, _describe(item))
+        return 0
+    if args.command == "list":
+        if not 1 <= args.limit <= 1000:
+            raise CliError("--limit must be between 1 and 1000")
+        items = list_items(target, args.status, args.limit)
+        _say(args, {"items": items}, "\n".join(_row(item) for item in items) or "no submissions")
+        return 0
+    if args.command == "watch":
+        if args.id:
+            identifiers = [args.id]
+        else:
+            identifiers = [
+                item["submission_id"]
+                for item in list_items(target, None, 100)
+                if item["status"] not in TERMINAL_WORDS
+            ]
+            if not identifiers:
+                _say(args, {"items": []}, "nothing in progress")
+                return 0
+        return _finish_watch(target, args, identifiers)
+    result = dead_letters(target, redrive=args.redrive)
+    lines = [f"{d['message_id']}  {', '.join(d['keys'])}" for d in result["dead_letters"]]
+    summary = f"{len(lines)} dead letter(s)" + (
+        f", {result['redriven']} redriven" if args.redrive else ""
+    )
+    _say(args, result, "\n".join([*lines, summary]))
+    return 0
+
+
+def _finish_watch(target: Target, args: argparse.Namespace, identifiers: list[str]) -> int:
+    appear = getattr(args, "appear_timeout", 60.0)
+    if args.json:
+        final = watch(target, identifiers, appear_timeout=appear)
+    else:
+        final = _watch_with_progress(target, identifiers, appear)
+    _say(args, {"items": list(final.values())}, "\n".join(_describe(i) for i in final.values()))
+    return 0 if all(item["status"] == Status.COMPLETED.value for item in final.values()) else 1
+
+
+def _say(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def _row(item: dict[str, Any]) -> str:
+    progress = item.get("training_progress")
+    shown = f"{progress:>3}%" if progress is not None else "    "
+    return (
+        f"{item['submission_id']}  {item['status']:<20} {shown}  "
+        f"{item['updated_at']}  {item.get('replica_name', '')}"
+    )
+
+
+def _describe(item: dict[str, Any]) -> str:
+    lines = [
+        f"submission  {item['submission_id']}",
+        f"name        {item.get('replica_name')}",
+        f"status      {item['status']}"
+        + (f" ({item['training_progress']}%)" if item.get("training_progress") is not None else ""),
+    ]
+    for label, key in (
+        ("replica id", "replica_id"),
+        ("error", "error_message"),
+        ("training", "training_key"),
+        ("consent", "consent_key"),
+        ("updated", "updated_at"),
+    ):
+        if item.get(key):
+            lines.append(f"{label:<11} {item[key]}")
+    return "\n".join(lines)
+
+
+def entry_point() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,39 @@
+"""``make run``: start the local stack, submit the sample video, watch it become a replica."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from local import cli
+from local.stack import DEFAULT_STATE_DIR, StackFiles, up
+
+SAMPLE = Path("samples/sample.mp4")
+
+
+def main() -> int:
+    started = time.monotonic()
+    files = StackFiles(DEFAULT_STATE_DIR.resolve())
+    files.state_dir.mkdir(parents=True, exist_ok=True)
+    if up(files, []) != 0:
+        return 1
+    print(f"\nSubmitting {SAMPLE} (2 min, 1080p, H.264: a test pattern with a tone, then silence)")
+    code = cli.main(["submit", str(SAMPLE), "--name", "Sample replica", "--watch"])
+    if code != 0:
+        print(f"\nThe sample did not complete; see {files.log_file}", file=sys.stderr)
+        return code
+    print(f"\nDone in {time.monotonic() - started:.0f} s. The stack keeps running; next:")
+    print("  .venv/bin/replicas list                        # everything, newest first")
+    print(
+        "  .venv/bin/replicas submit my-video.mp4 --watch  # your own video (>= 60 s, 1080p, H.264)"
+    )
+    print("  curl -s $(jq -r .api_url .local/stack.json)/replicas | jq   # the status API")
+    print("  aws --endpoint-url $(jq -r .aws_endpoint_url .local/stack.json) \\")
+    print("      s3 cp my-video.mp4 s3://$(jq -r .bucket .local/stack.json)/uploads/  # a raw drop")
+    print("  make down                                       # stop the local stack")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""One local stack per test session, started as `make up` starts it, in its own state dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.edges import Edges
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    state_dir = tmp_path_factory.mktemp("local-stack")
+    command = [sys.executable, "-m", "local.stack"]
+    options = [
+        "--state-dir",
+        str(state_dir),
+        # a fast clock, a quick reconciler and short retries keep the suite short
+        "--training-seconds=2",
+        "--reconcile-every=2",
+        "--visibility-timeout=3",
+    ]
+    environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    started = subprocess.run(
+        [*command, "up", *options], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+    assert started.returncode == 0, started.stdout + started.stderr
+    description: dict[str, str] = json.loads((state_dir / "stack.json").read_text())
+    description["state_dir"] = str(state_dir)
+    yield description
+    subprocess.run(
+        [*command, "down", "--state-dir", str(state_dir)], cwd=ROOT, env=environment, check=False
+    )
+
+
+@pytest.fixture
+def edges(stack: dict[str, str]) -> Iterator[Edges]:
+    edges = Edges(stack)
+    edges.reset_faults()
+    yield edges
+    edges.reset_faults()
