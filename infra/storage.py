@@ -1,12 +1,142 @@
-"""The replicas table, built from the one schema definition in ``replica_pipeline.table_schema``."""
+"""Where drops land (the uploads bucket and its access-log bucket) and where submissions live
+(the replicas table, built from the one schema in ``replica_pipeline.table_schema``)."""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.checkov import skip_checks
 from replica_pipeline.table_schema import INDEXES, PARTITION_KEY
+
+# Objects the pipeline reads: the current version (GetObject) or, since the bucket is
+# versioned and every request names the version it was notified about, that version.
+READ_UPLOAD_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+# The item-level calls of replica_pipeline.store; no Scan, no batch calls.
+TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
+TABLE_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+
+@dataclass(frozen=True)
+class UploadsBucketProps:
+    upload_prefix: str
+    removal_policy: RemovalPolicy
+    # True: a customer-managed KMS key (rotated yearly); False: S3-managed keys.
+    use_kms: bool = False
+    # Delete uploads this many days after they arrive; None keeps them.
+    upload_expiry_days: int | None = None
+    # Old versions (overwritten or deleted uploads) are kept this long, then deleted.
+    noncurrent_version_days: int = 30
+
+
+class UploadsBucket(Construct):
+    """Private, encrypted, TLS-only, versioned, access-logged; no CORS (nobody uploads from a
+    browser page of ours)."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: UploadsBucketProps) -> None:
+        super().__init__(scope, construct_id)
+        self.upload_prefix = props.upload_prefix
+        destroy = props.removal_policy == RemovalPolicy.DESTROY
+
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            # Server access log delivery writes only to SSE-S3 buckets.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=props.removal_policy,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-access-logs",
+                    expiration=Duration.days(365),
+                    noncurrent_version_expiration=Duration.days(7),
+                )
+            ],
+        )
+        skip_checks(
+            self.access_logs,
+            CKV_AWS_18="This is the access-log destination bucket; logging its own accesses "
+            "would need yet another bucket, endlessly.",
+        )
+
+        self.key: kms.Key | None = None
+        if props.use_kms:
+            self.key = kms.Key(
+                self,
+                "UploadsKey",
+                description="Encrypts the replica-pipeline uploads bucket",
+                enable_key_rotation=True,
+                removal_policy=props.removal_policy,
+                pending_window=Duration.days(7) if destroy else None,
+            )
+
+        lifecycle_rules = [
+            s3.LifecycleRule(
+                id="expire-noncurrent-versions",
+                noncurrent_version_expiration=Duration.days(props.noncurrent_version_days),
+                abort_incomplete_multipart_upload_after=Duration.days(7),
+            )
+        ]
+        if props.upload_expiry_days is not None:
+            lifecycle_rules.append(
+                s3.LifecycleRule(
+                    id="expire-uploads",
+                    prefix=props.upload_prefix,
+                    expiration=Duration.days(props.upload_expiry_days),
+                )
+            )
+
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.KMS if self.key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=self.key,
+            bucket_key_enabled=True if self.key else None,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="uploads-bucket/",
+            lifecycle_rules=lifecycle_rules,
+            removal_policy=props.removal_policy,
+        )
+
+    def read_uploads_statement(self) -> iam.PolicyStatement:
+        """Read one upload (any version) under the upload prefix, and nothing else."""
+        return iam.PolicyStatement(
+            sid="ReadUploads",
+            actions=list(READ_UPLOAD_ACTIONS),
+            resources=[self.bucket.arn_for_objects(f"{self.upload_prefix}*")],
+        )
+
+    def list_uploads_statement(self) -> iam.PolicyStatement:
+        """List keys under the upload prefix only (finding the other half of a pair)."""
+        return iam.PolicyStatement(
+            sid="ListUploads",
+            actions=["s3:ListBucket"],
+            resources=[self.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{self.upload_prefix}*"]}},
+        )
+
+    def decrypt_statements(self) -> list[iam.PolicyStatement]:
+        """Readers of a KMS-encrypted bucket also decrypt with its key; none with S3-managed."""
+        if self.key is None:
+            return []
+        return [
+            iam.PolicyStatement(
+                sid="DecryptUploads", actions=["kms:Decrypt"], resources=[self.key.key_arn]
+            )
+        ]
 
 
 def _string(name: str) -> dynamodb.Attribute:
@@ -14,7 +144,11 @@ def _string(name: str) -> dynamodb.Attribute:
 
 
 class ReplicasTable(Construct):
-    """On-demand, point-in-time recovery, deletion protection, and the schema's two GSIs."""
+    """On-demand, point-in-time recovery, deletion protection, and the schema's two GSIs.
+
+    No Powertools idempotency table: the ingest claim (``submitting`` with a lease)
+    lives in the replicas item itself, see the README, "Exactly one Create Replica".
+    """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, removal_policy: RemovalPolicy
@@ -28,7 +162,7 @@ class ReplicasTable(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            deletion_protection=removal_policy is RemovalPolicy.RETAIN,
+            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
             removal_policy=removal_policy,
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(
@@ -39,3 +173,11 @@ class ReplicasTable(Construct):
                 for index in INDEXES
             ],
         )
+
+    def grant_item_reads(self, grantee: iam.IGrantable) -> None:
+        """GetItem and Query on the table and its indexes."""
+        self.table.grant(grantee, *TABLE_READ_ACTIONS)
+
+    def grant_item_writes(self, grantee: iam.IGrantable) -> None:
+        """Reads plus the conditional Put/Update/Delete of the state machine."""
+        self.table.grant(grantee, *TABLE_READ_ACTIONS, *TABLE_WRITE_ACTIONS)

@@ -14,10 +14,11 @@ from typing import Any
 
 import boto3
 
+from replica_pipeline.config import DEFAULT_UPLOAD_PREFIX
 from replica_pipeline.events import DETAIL_TYPE, EVENT_SOURCE
 from replica_pipeline.table_schema import create_table_request
 
-UPLOAD_PREFIX = "uploads/"
+UPLOAD_PREFIX = DEFAULT_UPLOAD_PREFIX
 DLQ_MAX_RECEIVE_COUNT = 3
 
 
@@ -111,7 +112,8 @@ def bootstrap(
                 "Statement": [
                     {
                         "Effect": "Allow",
-                        "Action": "s3:GetObject",
+                        # GetObjectVersion: the pre-signed URLs name the version.
+                        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
                         "Resource": f"arn:aws:s3:::{bucket}/{UPLOAD_PREFIX}*",
                     }
                 ],

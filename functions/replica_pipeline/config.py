@@ -38,6 +38,10 @@ STUCK_TRAINING_HOURS = "STUCK_TRAINING_HOURS"
 RECONCILE_BATCH_SIZE = "RECONCILE_BATCH_SIZE"
 
 DEFAULT_TAVUS_API_URL = "https://tavusapi.com"
+DEFAULT_UPLOAD_PREFIX = "uploads/"
+# What the CDK stack stores in the Tavus key secret until the user sets the real key.
+# Never change this text: a new template value would overwrite a real key on deploy.
+TAVUS_API_KEY_PLACEHOLDER = "REPLACE-ME-with-your-Tavus-API-key"
 MIN_PRESIGN_HOURS = 24
 MAX_PRESIGN_HOURS = 7 * 24  # SigV4 refuses anything longer
 
@@ -103,7 +107,7 @@ class Settings:
                 f"lives at least {MIN_PRESIGN_HOURS} h and SigV4 allows at most "
                 f"{MAX_PRESIGN_HOURS} h"
             )
-        prefix = reader.text(UPLOAD_PREFIX, default="uploads/")
+        prefix = reader.text(UPLOAD_PREFIX, default=DEFAULT_UPLOAD_PREFIX)
         if not prefix.endswith("/"):
             raise ConfigError(f"{UPLOAD_PREFIX}={prefix!r} must end with '/'")
         return cls(

@@ -8,6 +8,12 @@ from typing import Any, TypeVar
 
 METRICS_NAMESPACE = "ReplicaPipeline"
 
+# Metric names the stack's alarms and dashboard read (the handlers emit them).
+DROPS_SUBMITTED = "DropsSubmitted"
+DROPS_REJECTED = "DropsRejected"
+CALLBACKS_APPLIED = "CallbacksApplied"
+STUCK_TRAININGS = "StuckTrainings"
+
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 

@@ -10,11 +10,11 @@ from functools import cache
 from typing import Any
 
 from replica_pipeline.aws import events_client, region, replicas_table, secret_text
-from replica_pipeline.config import TavusSettings, load_settings
+from replica_pipeline.config import TAVUS_API_KEY_PLACEHOLDER, TavusSettings, load_settings
 from replica_pipeline.events import EventBridgePublisher
 from replica_pipeline.presigner import SignerCredentials, make_signing_client
 from replica_pipeline.store import ReplicaStore
-from replica_pipeline.tavus import TavusClient
+from replica_pipeline.tavus import TavusClient, TavusUnavailable
 
 
 def replica_store() -> ReplicaStore:
@@ -27,7 +27,16 @@ def replica_store() -> ReplicaStore:
 
 
 def tavus_api_key() -> str:
-    return secret_text(load_settings().tavus.api_key_secret_arn).strip()
+    """The Tavus API key; a key the user has not set yet is refused like a wrong one."""
+    arn = load_settings().tavus.api_key_secret_arn
+    key = secret_text(arn).strip()
+    if not key or key == TAVUS_API_KEY_PLACEHOLDER:
+        # Transient on purpose: the records wait in the queue (then the DLQ) for a redrive.
+        raise TavusUnavailable(
+            f"the Tavus API key is not set: store it with `aws secretsmanager put-secret-value "
+            f"--secret-id {arn} --secret-string <your key>`"
+        )
+    return key
 
 
 def tavus_client(settings: TavusSettings | None = None) -> TavusClient:

@@ -1,28 +1,815 @@
-"""The stack synthesizes offline and builds the table from the shared schema."""
+"""What the synthesized stack promises: secure storage, least-privilege roles, the routes' auth,
+the event source settings, the schedule, the alarms and the outputs a user needs."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import pytest
 from aws_cdk import assertions
 
-from app import build_app
+from infra import api, ingest
+from infra.functions import POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME
+from infra.secrets import HMAC_KEY_LENGTH
+from infra.settings import UPLOAD_PREFIX, StackSettings
+from replica_pipeline import config
+from replica_pipeline.config import TAVUS_API_KEY_PLACEHOLDER
+from replica_pipeline.observability import METRICS_NAMESPACE
 from replica_pipeline.table_schema import PARTITION_KEY, REPLICA_ID_INDEX, STATUS_INDEX
+from tests.infra.cfn import function_role, method_paths, render, role_statements, statements
+from tests.infra.conftest import ALTERNATIVE_CONTEXT, Synthesized
+
+Match = assertions.Match
+DEFAULTS = StackSettings()
+HANDLERS = {
+    "ingest": "replica_pipeline.handlers.ingest.handler",
+    "callback": "replica_pipeline.handlers.callback.handler",
+    "status_api": "replica_pipeline.handlers.status_api.handler",
+    "reconciler": "replica_pipeline.handlers.reconciler.handler",
+}
+SQS_CONSUME = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+)
+TABLE_READS = ("dynamodb:GetItem", "dynamodb:Query")
+TABLE_WRITES = (
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+XRAY = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
+NO_CONDITION = repr({})
 
 
-def test_replicas_table_has_the_schema_key_and_both_indexes() -> None:
-    app = build_app()
-    stack = app.node.find_child("ReplicaPipeline-dev")
-    template = assertions.Template.from_stack(stack)  # type: ignore[arg-type]
+def functions_by_handler(synth: Synthesized) -> dict[str, str]:
+    """Handler module name ("ingest", ...) -> logical id of its function."""
+    found = {}
+    for logical_id, resource in synth.of_type("AWS::Lambda::Function").items():
+        handler = resource["Properties"].get("Handler", "")
+        for name, path in HANDLERS.items():
+            if handler == path:
+                found[name] = logical_id
+    assert set(found) == set(HANDLERS)
+    return found
 
-    template.has_resource_properties(
+
+# --- storage -----------------------------------------------------------------------------
+
+
+def test_uploads_bucket_is_private_encrypted_versioned_logged_and_has_no_cors(
+    synth: Synthesized,
+) -> None:
+    bucket = synth.resources[synth.logical_id(synth.stack.uploads.bucket)]["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {
+        "Ref": synth.logical_id(synth.stack.uploads.access_logs)
+    }
+    assert "CorsConfiguration" not in bucket
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": 30
+    }
+    assert "expire-uploads" not in rules  # upload_expiry_days is unset by default
+
+
+def test_both_buckets_refuse_plain_http(synth: Synthesized) -> None:
+    for bucket in (synth.stack.uploads.bucket, synth.stack.uploads.access_logs):
+        synth.template.has_resource_properties(
+            "AWS::S3::BucketPolicy",
+            {
+                "Bucket": {"Ref": synth.logical_id(bucket)},
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Deny",
+                                    "Action": "s3:*",
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                }
+                            )
+                        ]
+                    )
+                },
+            },
+        )
+
+
+def test_new_uploads_under_the_prefix_notify_the_ingest_queue(synth: Synthesized) -> None:
+    synth.template.has_resource_properties(
+        "Custom::S3BucketNotifications",
+        {
+            "BucketName": {"Ref": synth.logical_id(synth.stack.uploads.bucket)},
+            "NotificationConfiguration": {
+                "QueueConfigurations": [
+                    {
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}
+                        },
+                        "QueueArn": {
+                            "Fn::GetAtt": [synth.logical_id(synth.stack.ingest.queue), "Arn"]
+                        },
+                    }
+                ]
+            },
+        },
+    )
+
+
+def test_replicas_table_has_the_schema_key_both_indexes_pitr_and_deletion_protection(
+    synth: Synthesized,
+) -> None:
+    synth.template.has_resource_properties(
         "AWS::DynamoDB::GlobalTable",
         {
             "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
             "BillingMode": "PAY_PER_REQUEST",
-            "GlobalSecondaryIndexes": assertions.Match.array_with(
+            "GlobalSecondaryIndexes": Match.array_with(
                 [
-                    assertions.Match.object_like({"IndexName": REPLICA_ID_INDEX}),
-                    assertions.Match.object_like({"IndexName": STATUS_INDEX}),
+                    Match.object_like({"IndexName": REPLICA_ID_INDEX}),
+                    Match.object_like({"IndexName": STATUS_INDEX}),
+                ]
+            ),
+            "Replicas": [
+                Match.object_like(
+                    {
+                        "DeletionProtectionEnabled": True,
+                        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    }
+                )
+            ],
+        },
+    )
+    # No Powertools idempotency table: the ingest claim lives in the replicas item.
+    synth.template.resource_count_is("AWS::DynamoDB::GlobalTable", 1)
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 0)
+
+
+def test_destroy_removal_policy_drops_deletion_protection(
+    synth_alternative: Synthesized,
+) -> None:
+    synth_alternative.template.has_resource(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "DeletionPolicy": "Delete",
+            "Properties": {"Replicas": [Match.object_like({"DeletionProtectionEnabled": False})]},
+        },
+    )
+
+
+def test_upload_expiry_adds_a_lifecycle_rule_for_the_prefix(
+    synth_alternative: Synthesized,
+) -> None:
+    bucket = synth_alternative.resources[
+        synth_alternative.logical_id(synth_alternative.stack.uploads.bucket)
+    ]["Properties"]
+    rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-uploads"]["Prefix"] == UPLOAD_PREFIX
+    assert rules["expire-uploads"]["ExpirationInDays"] == ALTERNATIVE_CONTEXT["upload_expiry_days"]
+
+
+def test_bucket_kms_encrypts_uploads_with_a_rotated_key(synth_alternative: Synthesized) -> None:
+    key = synth_alternative.stack.uploads.key
+    assert key is not None
+    key_id = synth_alternative.logical_id(key)
+    assert synth_alternative.resources[key_id]["Properties"]["EnableKeyRotation"] is True
+    bucket = synth_alternative.resources[
+        synth_alternative.logical_id(synth_alternative.stack.uploads.bucket)
+    ]["Properties"]
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {
+            "BucketKeyEnabled": True,
+            "ServerSideEncryptionByDefault": {
+                "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]},
+                "SSEAlgorithm": "aws:kms",
+            },
+        }
+    ]
+
+
+# --- queues --------------------------------------------------------------------------------
+
+
+def test_ingest_queue_outlasts_six_ingest_timeouts_and_redrives_to_its_dlq(
+    synth: Synthesized,
+) -> None:
+    functions = functions_by_handler(synth)
+    ingest_timeout = synth.resources[functions["ingest"]]["Properties"]["Timeout"]
+    queue = synth.resources[synth.logical_id(synth.stack.ingest.queue)]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * ingest_timeout
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {
+            "Fn::GetAtt": [synth.logical_id(synth.stack.ingest.dead_letter_queue), "Arn"]
+        },
+        "maxReceiveCount": DEFAULTS.dlq_max_receive_count,
+    }
+    dlq = synth.resources[synth.logical_id(synth.stack.ingest.dead_letter_queue)]["Properties"]
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert dlq["SqsManagedSseEnabled"] is True
+
+
+def test_dlq_max_receive_count_comes_from_context(synth_alternative: Synthesized) -> None:
+    queue = synth_alternative.resources[
+        synth_alternative.logical_id(synth_alternative.stack.ingest.queue)
+    ]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == ALTERNATIVE_CONTEXT["dlq_max_receive_count"]
+
+
+def test_every_queue_refuses_plain_http(synth: Synthesized) -> None:
+    queues = synth.of_type("AWS::SQS::Queue")
+    assert len(queues) == 3  # ingest, its DLQ, the reconciler's DLQ
+    for logical_id in queues:
+        synth.template.has_resource_properties(
+            "AWS::SQS::QueuePolicy",
+            {
+                "Queues": [{"Ref": logical_id}],
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Deny",
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                }
+                            )
+                        ]
+                    )
+                },
+            },
+        )
+
+
+# --- functions ------------------------------------------------------------------------------
+
+
+def test_every_function_runs_arm64_python_with_tracing_layer_logs_and_limits(
+    synth: Synthesized,
+) -> None:
+    functions = functions_by_handler(synth)
+    code_keys = set()
+    for logical_id in functions.values():
+        function = synth.resources[logical_id]["Properties"]
+        assert function["Runtime"] == "python3.13"
+        assert function["Architectures"] == ["arm64"]
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        assert function["Timeout"] > 3
+        assert function["MemorySize"] >= 256
+        (layer,) = function["Layers"]
+        assert render(layer) == (
+            "arn:Ref:AWS::Partition:lambda:Ref:AWS::Region:017000801446:layer:"
+            f"AWSLambdaPowertoolsPythonV3-python313-arm64:{DEFAULTS.powertools_layer_version}"
+        )
+        log_group = function["LoggingConfig"]["LogGroup"]["Ref"]
+        assert synth.resources[log_group]["Properties"]["RetentionInDays"] == (
+            DEFAULTS.log_retention_days
+        )
+        code_keys.add(json.dumps(function["Code"]))
+    assert len(code_keys) == 1, "all four functions share one code asset"
+
+
+def test_powertools_layer_version_comes_from_context(synth_alternative: Synthesized) -> None:
+    for resource in synth_alternative.of_type("AWS::Lambda::Function").values():
+        for layer in resource["Properties"].get("Layers", []):
+            assert render(layer).endswith(
+                f"python313-arm64:{ALTERNATIVE_CONTEXT['powertools_layer_version']}"
+            )
+
+
+def test_functions_get_every_setting_by_its_config_name(synth: Synthesized) -> None:
+    stack = synth.stack
+    callback_url = {
+        "Fn::Join": [
+            "",
+            [
+                "https://",
+                {"Ref": synth.logical_id(stack.api.rest_api)},
+                ".execute-api.",
+                {"Ref": "AWS::Region"},
+                ".",
+                {"Ref": "AWS::URLSuffix"},
+                f"/{api.STAGE_NAME}{api.CALLBACK_PATH}",
+            ],
+        ]
+    }
+    expected = {
+        config.TABLE_NAME: {"Ref": synth.logical_id(stack.replicas.table)},
+        config.UPLOAD_PREFIX: UPLOAD_PREFIX,
+        config.TAVUS_API_URL: DEFAULTS.tavus_api_url,
+        config.TAVUS_API_KEY_SECRET_ARN: {"Ref": synth.logical_id(stack.secrets.tavus_api_key)},
+        config.CALLBACK_BASE_URL: callback_url,
+        config.CALLBACK_HMAC_SECRET_ARN: {"Ref": synth.logical_id(stack.secrets.callback_hmac_key)},
+        config.SIGNER_SECRET_ARN: {"Ref": synth.logical_id(stack.secrets.signer_credentials)},
+        config.PRESIGN_HOURS: str(DEFAULTS.presign_hours),
+        config.EVENT_BUS_NAME: "replica-pipeline-dev",
+        config.PAIR_TIMEOUT_HOURS: str(DEFAULTS.pair_timeout_hours),
+        config.SUBMIT_LEASE_SECONDS: str(int(ingest.SUBMIT_LEASE.to_seconds())),
+        POWERTOOLS_SERVICE_NAME: "replica-pipeline-dev",
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    }
+    for logical_id in functions_by_handler(synth).values():
+        environment = synth.resources[logical_id]["Properties"]["Environment"]["Variables"]
+        assert environment == expected
+    assert synth.template.to_json()["Outputs"]["CallbackBaseUrl"]["Value"] == callback_url
+
+
+def test_the_ingest_claim_lease_outlives_an_ingest_invocation(synth: Synthesized) -> None:
+    ingest_id = functions_by_handler(synth)["ingest"]
+    function = synth.resources[ingest_id]["Properties"]
+    assert (
+        int(function["Environment"]["Variables"][config.SUBMIT_LEASE_SECONDS])
+        > (function["Timeout"])
+    )
+
+
+def test_ingest_consumes_the_queue_in_batches_with_partial_failures(synth: Synthesized) -> None:
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [synth.logical_id(synth.stack.ingest.queue), "Arn"]},
+            "FunctionName": {"Ref": functions_by_handler(synth)["ingest"]},
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": DEFAULTS.ingest_max_concurrency},
+        },
+    )
+
+
+def test_ingest_max_concurrency_comes_from_context(synth_alternative: Synthesized) -> None:
+    synth_alternative.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"ScalingConfig": {"MaximumConcurrency": ALTERNATIVE_CONTEXT["ingest_max_concurrency"]}},
+    )
+
+
+def test_reconciler_runs_on_schedule_with_a_dead_letter_queue(synth: Synthesized) -> None:
+    reconciler = functions_by_handler(synth)["reconciler"]
+    dlq = synth.logical_id(synth.stack.reconciler.dead_letter_queue)
+    synth.template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": f"rate({DEFAULTS.reconcile_every_minutes} minutes)",
+            "State": "ENABLED",
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {"Fn::GetAtt": [reconciler, "Arn"]},
+                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [dlq, "Arn"]}},
+                    }
+                )
+            ],
+        },
+    )
+    function = synth.resources[reconciler]["Properties"]
+    assert function["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq, "Arn"]}}
+
+
+def test_reconcile_rate_comes_from_context(synth_alternative: Synthesized) -> None:
+    synth_alternative.template.has_resource_properties(
+        "AWS::Events::Rule",
+        {"ScheduleExpression": f"rate({ALTERNATIVE_CONTEXT['reconcile_every_minutes']} minutes)"},
+    )
+
+
+# --- least privilege ------------------------------------------------------------------------
+
+
+def _expected_roles(synth: Synthesized) -> dict[str, set[Any]]:
+    stack = synth.stack
+    functions = functions_by_handler(synth)
+    table = synth.logical_id(stack.replicas.table)
+    bucket = synth.logical_id(stack.uploads.bucket)
+    bus = synth.logical_id(stack.status_events.bus)
+    tavus_key = f"Ref:{synth.logical_id(stack.secrets.tavus_api_key)}"
+    hmac_key = f"Ref:{synth.logical_id(stack.secrets.callback_hmac_key)}"
+    signer = f"Ref:{synth.logical_id(stack.secrets.signer_credentials)}"
+    table_resources = (f"{table}.Arn", f"{table}.Arn/index/*")
+
+    def logs(function: str) -> Any:
+        log_group = synth.resources[functions[function]]["Properties"]["LoggingConfig"]
+        return (LOGS, (f"{log_group['LogGroup']['Ref']}.Arn",), NO_CONDITION)
+
+    xray = (XRAY, ("*",), NO_CONDITION)
+    put_events = (("events:PutEvents",), (f"{bus}.Arn",), NO_CONDITION)
+    return {
+        "ingest": {
+            logs("ingest"),
+            xray,
+            (SQS_CONSUME, (f"{synth.logical_id(stack.ingest.queue)}.Arn",), NO_CONDITION),
+            (
+                ("s3:GetObject", "s3:GetObjectVersion"),
+                (f"{bucket}.Arn/{UPLOAD_PREFIX}*",),
+                NO_CONDITION,
+            ),
+            (
+                ("s3:ListBucket",),
+                (f"{bucket}.Arn",),
+                repr({"StringLike": {"s3:prefix": [f"{UPLOAD_PREFIX}*"]}}),
+            ),
+            (TABLE_WRITES, table_resources, NO_CONDITION),
+            (
+                ("secretsmanager:GetSecretValue",),
+                tuple(sorted((tavus_key, hmac_key, signer))),
+                NO_CONDITION,
+            ),
+            put_events,
+        },
+        "callback": {
+            logs("callback"),
+            xray,
+            (TABLE_WRITES, table_resources, NO_CONDITION),
+            (
+                ("secretsmanager:GetSecretValue",),
+                tuple(sorted((tavus_key, hmac_key))),
+                NO_CONDITION,
+            ),
+            put_events,
+        },
+        "status_api": {
+            logs("status_api"),
+            xray,
+            (TABLE_READS, table_resources, NO_CONDITION),
+        },
+        "reconciler": {
+            logs("reconciler"),
+            xray,
+            (
+                ("sqs:SendMessage",),
+                (f"{synth.logical_id(stack.reconciler.dead_letter_queue)}.Arn",),
+                NO_CONDITION,
+            ),
+            (TABLE_WRITES, table_resources, NO_CONDITION),
+            (("secretsmanager:GetSecretValue",), (tavus_key,), NO_CONDITION),
+            put_events,
+        },
+    }
+
+
+@pytest.mark.parametrize("function", sorted(HANDLERS))
+def test_each_function_role_allows_exactly_what_its_handler_needs(
+    synth: Synthesized, function: str
+) -> None:
+    role = function_role(synth.resources, functions_by_handler(synth)[function])
+    assert role_statements(synth.resources, role) == _expected_roles(synth)[function]
+
+
+def test_no_policy_grants_a_service_wildcard_or_star_outside_xray(synth: Synthesized) -> None:
+    for logical_id, policy in synth.of_type("AWS::IAM::Policy").items():
+        for actions, resources, _ in statements(policy["Properties"]["PolicyDocument"]):
+            assert not any(action.endswith(":*") or action == "*" for action in actions), logical_id
+            if "*" in resources:
+                assert actions == XRAY, logical_id
+
+
+def test_signer_user_can_only_read_uploads(synth: Synthesized) -> None:
+    secrets = synth.stack.secrets
+    user = synth.resources[synth.logical_id(secrets.signer)]["Properties"]
+    group = synth.logical_id(secrets.signer_group)
+    assert user["Groups"] == [{"Ref": group}]
+    assert "Policies" not in user
+    assert "ManagedPolicyArns" not in user
+    attached = [
+        policy["Properties"]
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        if {"Ref": group} in policy["Properties"].get("Groups", [])
+        or {"Ref": synth.logical_id(secrets.signer)} in policy["Properties"].get("Users", [])
+    ]
+    assert len(attached) == 1
+    bucket = synth.logical_id(synth.stack.uploads.bucket)
+    assert statements(attached[0]["PolicyDocument"]) == {
+        (("s3:GetObject", "s3:GetObjectVersion"), (f"{bucket}.Arn/{UPLOAD_PREFIX}*",), "{}")
+    }
+    group_resource = synth.resources[group].get("Properties", {})
+    assert "Policies" not in group_resource
+    assert "ManagedPolicyArns" not in group_resource
+
+
+def test_signer_with_a_kms_bucket_may_also_decrypt_with_that_key_only(
+    synth_alternative: Synthesized,
+) -> None:
+    synth = synth_alternative
+    key = synth.stack.uploads.key
+    assert key is not None
+    group = synth.logical_id(synth.stack.secrets.signer_group)
+    (policy,) = [
+        policy["Properties"]
+        for policy in synth.of_type("AWS::IAM::Policy").values()
+        if {"Ref": group} in policy["Properties"].get("Groups", [])
+    ]
+    assert (
+        ("kms:Decrypt",),
+        (f"{synth.logical_id(key)}.Arn",),
+        "{}",
+    ) in statements(policy["PolicyDocument"])
+    assert len(policy["PolicyDocument"]["Statement"]) == 2
+
+
+def test_signer_secret_holds_the_access_key_under_the_names_the_presigner_reads(
+    synth: Synthesized,
+) -> None:
+    secrets = synth.stack.secrets
+    secret = synth.resources[synth.logical_id(secrets.signer_credentials)]["Properties"]
+    access_key = synth.logical_id(secrets.signer_key)
+    text = render(secret["SecretString"])
+    value = json.loads(text)
+    assert value == {
+        "access_key_id": f"Ref:{access_key}",
+        "secret_access_key": f"{access_key}.SecretAccessKey",
+    }
+    key = synth.resources[access_key]["Properties"]
+    assert key["UserName"] == {"Ref": synth.logical_id(secrets.signer)}
+    assert key["Serial"] == DEFAULTS.signer_key_serial
+
+
+def test_tavus_key_starts_as_a_placeholder_and_hmac_key_is_generated(synth: Synthesized) -> None:
+    secrets = synth.stack.secrets
+    tavus = synth.resources[synth.logical_id(secrets.tavus_api_key)]["Properties"]
+    assert tavus["SecretString"] == TAVUS_API_KEY_PLACEHOLDER
+    hmac = synth.resources[synth.logical_id(secrets.callback_hmac_key)]["Properties"]
+    assert hmac["GenerateSecretString"] == {
+        "ExcludePunctuation": True,
+        "PasswordLength": HMAC_KEY_LENGTH,
+    }
+
+
+def test_default_event_bus_is_used_when_asked(synth_alternative: Synthesized) -> None:
+    synth = synth_alternative
+    synth.template.resource_count_is("AWS::Events::EventBus", 0)
+    for resource in synth.of_type("AWS::Lambda::Function").values():
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        if config.EVENT_BUS_NAME in variables:
+            assert variables[config.EVENT_BUS_NAME] == "default"
+    synth.template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "events:PutEvents",
+                                "Resource": {
+                                    "Fn::Join": [
+                                        "",
+                                        Match.array_with([":event-bus/default"]),
+                                    ]
+                                },
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+def test_routes_and_their_authorization(synth: Synthesized) -> None:
+    routes = method_paths(synth.resources)
+    assert {route: method["AuthorizationType"] for route, method in routes.items()} == {
+        ("POST", "/callbacks/tavus"): "NONE",
+        ("GET", "/replicas"): "AWS_IAM",
+        ("GET", "/replicas/{submission_id}"): "AWS_IAM",
+        ("GET", "/replicas/by-replica/{replica_id}"): "AWS_IAM",
+        ("GET", "/openapi.json"): "AWS_IAM",
+    }
+    functions = functions_by_handler(synth)
+    for (verb, _), method in routes.items():
+        integration = method["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        target = functions["callback"] if verb == "POST" else functions["status_api"]
+        assert {"Fn::GetAtt": [target, "Arn"]} in integration["Uri"]["Fn::Join"][1]
+
+
+def test_status_routes_validate_their_parameters(synth: Synthesized) -> None:
+    routes = method_paths(synth.resources)
+    validator = synth.of_type("AWS::ApiGateway::RequestValidator")
+    ((validator_id, resource),) = validator.items()
+    assert resource["Properties"]["ValidateRequestParameters"] is True
+    for (verb, _), method in routes.items():
+        if verb == "GET":
+            assert method["RequestValidatorId"] == {"Ref": validator_id}
+    assert routes[("GET", "/replicas/{submission_id}")]["RequestParameters"] == {
+        "method.request.path.submission_id": True
+    }
+    assert routes[("GET", "/replicas/by-replica/{replica_id}")]["RequestParameters"] == {
+        "method.request.path.replica_id": True
+    }
+
+
+def test_stage_logs_traces_and_throttles_the_callback_route(synth: Synthesized) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": api.STAGE_NAME,
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"Format": Match.string_like_regexp("^{")}),
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "HttpMethod": "*",
+                            "ResourcePath": "/*",
+                            "LoggingLevel": "ERROR",
+                            "DataTraceEnabled": False,
+                        }
+                    ),
+                    Match.object_like(
+                        {
+                            "HttpMethod": "POST",
+                            "ResourcePath": "/~1callbacks~1tavus",
+                            "ThrottlingRateLimit": DEFAULTS.callback_rate_limit,
+                            "ThrottlingBurstLimit": DEFAULTS.callback_burst_limit,
+                        }
+                    ),
                 ]
             ),
         },
     )
+    synth.template.resource_count_is("AWS::ApiGateway::Account", 1)  # execution logging role
+
+
+def test_callback_throttling_comes_from_context(synth_alternative: Synthesized) -> None:
+    synth_alternative.template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "ResourcePath": "/~1callbacks~1tavus",
+                            "ThrottlingRateLimit": ALTERNATIVE_CONTEXT["callback_rate_limit"],
+                            "ThrottlingBurstLimit": ALTERNATIVE_CONTEXT["callback_burst_limit"],
+                        }
+                    )
+                ]
+            )
+        },
+    )
+
+
+# --- operations -----------------------------------------------------------------------------
+
+
+def _alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return {
+        name: synth.resources[synth.logical_id(alarm)]["Properties"]
+        for name, alarm in synth.stack.operations.alarms.items()
+    }
+
+
+def test_every_alarm_fires_above_zero_and_notifies_the_encrypted_topic(
+    synth: Synthesized,
+) -> None:
+    topic = synth.logical_id(synth.stack.operations.topic)
+    alarms = _alarms(synth)
+    assert set(alarms) == {
+        "IngestDeadLetters",
+        "ReconcilerDeadLetters",
+        *(f"{name}{kind}" for name in ("Ingest", "Callback", "StatusApi", "Reconciler")
+          for kind in ("Errors", "Throttles")),
+        "ApiServerErrors",
+        "StuckTrainings",
+    }  # fmt: skip
+    for alarm in alarms.values():
+        assert alarm["Threshold"] == 0
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+    topic_properties = synth.resources[topic]["Properties"]
+    assert topic_properties["KmsMasterKeyId"] == {
+        "Fn::GetAtt": [synth.logical_id(synth.stack.operations.alarm_key), "Arn"]
+    }
+
+
+def test_alarm_metrics_are_the_dlq_depth_function_errors_api_5xx_and_stuck_trainings(
+    synth: Synthesized,
+) -> None:
+    alarms = _alarms(synth)
+    dlq = alarms["IngestDeadLetters"]
+    assert (dlq["Namespace"], dlq["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert dlq["Dimensions"] == [
+        {
+            "Name": "QueueName",
+            "Value": {
+                "Fn::GetAtt": [synth.logical_id(synth.stack.ingest.dead_letter_queue), "QueueName"]
+            },
+        }
+    ]
+    assert (alarms["IngestErrors"]["Namespace"], alarms["IngestErrors"]["MetricName"]) == (
+        "AWS/Lambda",
+        "Errors",
+    )
+    assert alarms["CallbackThrottles"]["MetricName"] == "Throttles"
+    assert (alarms["ApiServerErrors"]["Namespace"], alarms["ApiServerErrors"]["MetricName"]) == (
+        "AWS/ApiGateway",
+        "5XXError",
+    )
+    stuck = alarms["StuckTrainings"]
+    assert (stuck["Namespace"], stuck["MetricName"]) == (METRICS_NAMESPACE, "StuckTrainings")
+    # Powertools adds the dimension "service" from POWERTOOLS_SERVICE_NAME.
+    assert stuck["Dimensions"] == [{"Name": "service", "Value": "replica-pipeline-dev"}]
+    assert stuck["Period"] == DEFAULTS.reconcile_every_minutes * 60
+
+
+def test_alarm_email_subscribes_to_the_topic(
+    synth: Synthesized, synth_alternative: Synthesized
+) -> None:
+    synth.template.resource_count_is("AWS::SNS::Subscription", 0)
+    synth_alternative.template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": ALTERNATIVE_CONTEXT["alarm_email"]},
+    )
+
+
+def test_dashboard_shows_queues_functions_api_and_app_metrics(synth: Synthesized) -> None:
+    (dashboard,) = synth.of_type("AWS::CloudWatch::Dashboard").values()
+    body = render(dashboard["Properties"]["DashboardBody"])
+    for needle in (
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        '"Errors"',
+        '"Duration"',
+        '"4XXError"',
+        '"5XXError"',
+        '"Latency"',
+        '"DropsSubmitted"',
+        '"DropsRejected"',
+        '"CallbacksApplied"',
+        '"StuckTrainings"',
+    ):
+        assert needle in body, needle
+
+
+def test_outputs_name_everything_a_user_or_the_cli_needs(synth: Synthesized) -> None:
+    outputs = synth.template.to_json()["Outputs"]
+    assert set(outputs) == {
+        "UploadsBucketName",
+        "UploadPrefix",
+        "ReplicasTableName",
+        "ApiUrl",
+        "CallbackBaseUrl",
+        "TavusApiKeySecretArn",
+        "CallbackHmacSecretArn",
+        "SignerSecretArn",
+        "SignerUserName",
+        "EventBusName",
+        "DashboardUrl",
+        "AlarmTopicArn",
+        "IngestQueueUrl",
+        "IngestDlqUrl",
+    }
+    assert outputs["UploadPrefix"]["Value"] == UPLOAD_PREFIX
+    assert outputs["IngestDlqUrl"]["Value"] == {
+        "Ref": synth.logical_id(synth.stack.ingest.dead_letter_queue)
+    }
+    assert outputs["EventBusName"]["Value"] == "replica-pipeline-dev"
+
+
+def test_the_cli_finds_each_output_it_reads_by_its_suffix(synth: Synthesized) -> None:
+    # local.targets reads a deployed stack's outputs by lowercase suffix; one match each.
+    from local import targets
+
+    outputs = [name.lower() for name in synth.template.to_json()["Outputs"]]
+    suffixes = [value for name, value in vars(targets).items() if name.startswith("OUTPUT_")]
+    assert suffixes
+    for suffix in suffixes:
+        assert len([name for name in outputs if name.endswith(suffix)]) == 1, suffix
+
+
+def test_data_outlives_the_stack_by_default_but_the_named_bus_does_not(
+    synth: Synthesized,
+) -> None:
+    stack = synth.stack
+    kept = [
+        stack.uploads.bucket,
+        stack.uploads.access_logs,
+        stack.replicas.table,
+        *stack.secrets.all_secrets,
+    ]
+    for construct in kept:
+        resource = synth.resources[synth.logical_id(construct)]
+        assert resource["DeletionPolicy"] == "Retain", construct.node.path
+    bus = synth.resources[synth.logical_id(stack.status_events.bus)]
+    assert bus.get("DeletionPolicy", "Delete") == "Delete"

@@ -5,7 +5,12 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from replica_pipeline import runtime
+from replica_pipeline.config import load_settings
 from replica_pipeline.ingest import Outcome, ingest_notification
+from replica_pipeline.tavus import TavusUnavailable
 from tests.harness import Pipeline
 
 
@@ -103,3 +108,38 @@ def test_temporary_signer_credentials_are_refused_on_the_item(pipeline: Pipeline
     assert "temporary credentials" in item["error_message"]
     assert "signer secret" in item["error_message"]
     assert pipeline.tavus_stats()["creates"] == 0
+
+
+def test_an_unset_tavus_key_keeps_the_record_and_says_how_to_set_it(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from replica_pipeline.config import TAVUS_API_KEY_PLACEHOLDER
+
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=pipeline.resources.tavus_api_key_secret_arn,
+        SecretString=TAVUS_API_KEY_PLACEHOLDER,
+    )
+    pipeline.upload("uploads/mona.mp4")
+
+    result = pipeline.deliver()
+
+    assert len(result["batchItemFailures"]) == 1
+    assert pipeline.tavus_stats()["creates"] == 0
+    assert pipeline.only_item()["status"] == "submitting"
+    # and the reason, as the logs show it, says how to fix it
+    for name, value in pipeline.environment.items():
+        monkeypatch.setenv(name, value)
+    load_settings.cache_clear()
+    with pytest.raises(TavusUnavailable, match=r"the Tavus API key is not set.*put-secret-value"):
+        runtime.tavus_api_key()
+    load_settings.cache_clear()
+
+
+def test_the_metric_names_the_alarms_read_are_the_ones_emitted() -> None:
+    from replica_pipeline.ingest import Outcome
+    from replica_pipeline.observability import DROPS_REJECTED, DROPS_SUBMITTED
+
+    assert f"Drops{Outcome.SUBMITTED.value.title()}" == DROPS_SUBMITTED
+    assert f"Drops{Outcome.REJECTED.value.title()}" == DROPS_REJECTED

@@ -21,7 +21,7 @@ from replica_pipeline.callbacks import (
     handle_callback,
 )
 from replica_pipeline.config import load_settings
-from replica_pipeline.observability import METRICS_NAMESPACE, traced
+from replica_pipeline.observability import CALLBACKS_APPLIED, METRICS_NAMESPACE, traced
 from replica_pipeline.tavus import TavusClient
 
 logger = Logger()
@@ -52,7 +52,7 @@ def receive_callback() -> dict[str, Any]:
     body = event.decoded_body.encode("utf-8") if event.decoded_body else b""
     result = handle_callback(token, body, dependencies())
     metrics.add_metric(
-        name="CallbacksApplied" if result.changed else "CallbacksUnchanged",
+        name=CALLBACKS_APPLIED if result.changed else "CallbacksUnchanged",
         unit=MetricUnit.Count,
         value=1,
     )

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from replica_pipeline import runtime
 from replica_pipeline.config import load_settings
-from replica_pipeline.observability import METRICS_NAMESPACE, traced
+from replica_pipeline.observability import METRICS_NAMESPACE, STUCK_TRAININGS, traced
 from replica_pipeline.reconcile import ReconcileDependencies, reconcile
 
 logger = Logger()
@@ -33,7 +33,7 @@ def dependencies() -> ReconcileDependencies:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = reconcile(dependencies())
     # Emitted every run, zeros included, so the stuck-training alarm has data.
-    metrics.add_metric(name="StuckTrainings", unit=MetricUnit.Count, value=report.stuck_trainings)
+    metrics.add_metric(name=STUCK_TRAININGS, unit=MetricUnit.Count, value=report.stuck_trainings)
     metrics.add_metric(name="ReconcileHealed", unit=MetricUnit.Count, value=report.healed)
     metrics.add_metric(name="ReconcileAdopted", unit=MetricUnit.Count, value=report.adopted)
     metrics.add_metric(

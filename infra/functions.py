@@ -1,0 +1,224 @@
+"""What every function shares (code asset, Powertools layer, environment, logging) and the
+``PipelineFunction`` construct that builds one function from a handler and its limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.bundling import ARCHITECTURE, RUNTIME, functions_code, runtime_python_version
+from infra.checkov import skip_checks
+from infra.nag import acknowledge
+from infra.settings import UPLOAD_PREFIX, StackSettings
+from replica_pipeline import config
+from replica_pipeline.observability import METRICS_NAMESPACE
+
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+# Publisher of the public Powertools for AWS Lambda layers (aws partition).
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+
+_RETENTION: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """The CloudWatch retention for a validated ``log_retention_days`` setting."""
+    return _RETENTION[days]
+
+
+@dataclass(frozen=True)
+class EnvironmentInputs:
+    """The deploy-time values the functions are told about (names and ARNs, never secrets)."""
+
+    table_name: str
+    tavus_api_key_secret_arn: str
+    callback_hmac_secret_arn: str
+    signer_secret_arn: str
+    callback_base_url: str
+    event_bus_name: str
+    # The ingest claim's lease: longer than the ingest timeout, so a live invocation keeps it.
+    submit_lease: Duration
+
+
+def lambda_environment(settings: StackSettings, inputs: EnvironmentInputs) -> dict[str, str]:
+    """The environment of every function, named by ``replica_pipeline.config``."""
+    return {
+        config.TABLE_NAME: inputs.table_name,
+        config.UPLOAD_PREFIX: UPLOAD_PREFIX,
+        config.TAVUS_API_URL: settings.tavus_api_url,
+        config.TAVUS_API_KEY_SECRET_ARN: inputs.tavus_api_key_secret_arn,
+        config.CALLBACK_BASE_URL: inputs.callback_base_url,
+        config.CALLBACK_HMAC_SECRET_ARN: inputs.callback_hmac_secret_arn,
+        config.SIGNER_SECRET_ARN: inputs.signer_secret_arn,
+        config.PRESIGN_HOURS: str(settings.presign_hours),
+        config.EVENT_BUS_NAME: inputs.event_bus_name,
+        config.PAIR_TIMEOUT_HOURS: str(settings.pair_timeout_hours),
+        config.SUBMIT_LEASE_SECONDS: str(int(inputs.submit_lease.to_seconds())),
+        POWERTOOLS_SERVICE_NAME: settings.service_name,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    }
+
+
+def powertools_layer_arn(scope: Construct, version: int) -> str:
+    """The public Powertools V3 layer built for our runtime and architecture, in our region."""
+    python = runtime_python_version().replace(".", "")
+    architecture = ARCHITECTURE.name  # "arm64" or "x86_64", as the layer names spell them
+    return Stack.of(scope).format_arn(
+        service="lambda",
+        account=POWERTOOLS_LAYER_ACCOUNT,
+        resource="layer",
+        resource_name=f"AWSLambdaPowertoolsPythonV3-python{python}-{architecture}:{version}",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+@dataclass(frozen=True)
+class FunctionsRuntimeProps:
+    settings: StackSettings
+    environment: Mapping[str, str]
+
+
+class FunctionsRuntime(Construct):
+    """The parts every function shares: one code asset, the Powertools layer, one environment."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: FunctionsRuntimeProps) -> None:
+        super().__init__(scope, construct_id)
+        self.code = functions_code()
+        self.powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            powertools_layer_arn(self, props.settings.powertools_layer_version),
+        )
+        self.environment = dict(props.environment)
+        self.log_retention = log_retention(props.settings.log_retention_days)
+        self.removal_policy = (
+            RemovalPolicy.RETAIN if props.settings.retain else RemovalPolicy.DESTROY
+        )
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    handler: str
+    description: str
+    timeout: Duration
+    memory_size: int
+    # Where failed asynchronous invocations go (only the scheduled reconciler is async) ...
+    dead_letter_queue: sqs.IQueue | None = None
+    # ... or why the function has none (cdk-nag and checkov both ask).
+    no_dead_letter_queue_because: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.dead_letter_queue is None) == (self.no_dead_letter_queue_because is None):
+            raise ValueError(f"{self.handler}: give a dead_letter_queue or say why there is none")
+
+
+class PipelineFunction(Construct):
+    """One function: arm64, Powertools layer, active tracing, its own role and log group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        runtime: FunctionsRuntime,
+        spec: FunctionSpec,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=runtime.log_retention,
+            removal_policy=runtime.removal_policy,
+        )
+        # Our own role rather than the default one, whose AWSLambdaBasicExecutionRole may
+        # write to every log group of the account: this one writes to its own group only.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs {spec.handler}",
+        )
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=runtime.code,
+            layers=[runtime.powertools],
+            environment=runtime.environment,
+            timeout=spec.timeout,
+            memory_size=spec.memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            role=self.role,
+            dead_letter_queue=spec.dead_letter_queue,
+        )
+        self._acknowledge_findings(spec)
+
+    def _acknowledge_findings(self, spec: FunctionSpec) -> None:
+        if spec.no_dead_letter_queue_because is not None:
+            acknowledge(self.function, "Serverless-LambdaDLQ", spec.no_dead_letter_queue_because)
+            skip_checks(self.function, CKV_AWS_116=spec.no_dead_letter_queue_because)
+        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
+            acknowledge(
+                self.function,
+                rule,
+                f"Pinned to {RUNTIME.name}: the public Powertools layer we use is built for it "
+                "(pydantic-core is compiled per CPython version) and the bundled wheels are "
+                "resolved for it; moving on means changing both together.",
+            )
+        default_policy = self.role.node.try_find_child("DefaultPolicy")
+        if default_policy is not None:
+            acknowledge(
+                default_policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords have no "
+                "resource-level permissions, so AWS requires Resource '*' for them.",
+            )
+        skip_checks(
+            self.function,
+            CKV_AWS_115="No reserved concurrency: it would come out of the account's pool "
+            "(10 on new accounts, which refuses the reservation); ingest concurrency is "
+            "capped by the SQS event source's maximum concurrency instead.",
+            CKV_AWS_117="Talks only to public AWS endpoints and Tavus; a VPC would need a NAT "
+            "gateway and protects nothing here.",
+            CKV_AWS_173="The environment holds names and ARNs only; the secrets themselves are "
+            "in Secrets Manager.",
+        )
+        skip_checks(
+            self.log_group,
+            CKV_AWS_158="Function logs carry ids and statuses, no credentials; CloudWatch "
+            "Logs encrypts them at rest with its own key.",
+        )
