@@ -29,6 +29,7 @@ $(INSTALLED): pyproject.toml
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit -q -c pyproject.toml -r functions local infra
 
 typecheck: install
 	$(BIN)/mypy functions tests local infra app.py bench

@@ -94,7 +94,7 @@ class PipInstallLocally:
     def try_bundle(self, output_dir: str, *options: Any, **option_fields: Any) -> bool:
         """Called by CDK with the bundling options, which this bundler does not need (jsii
         passes them as one positional struct, the typed protocol spells them as keywords)."""
-        subprocess.run(self.pip_command(output_dir), check=True)  # noqa: S603 - fixed argv
+        subprocess.run(self.pip_command(output_dir), check=True)  # nosec B603 # noqa: S603 - fixed argv
         # Console scripts of the wheels (hachoir-metadata, normalizer, ...) are never run.
         shutil.rmtree(Path(output_dir) / "bin", ignore_errors=True)
         shutil.copytree(

@@ -31,7 +31,7 @@ DEFAULT_STATE_DIR = Path(".local")
 REGION = "us-east-1"
 # moto accepts any credentials; these only have to look like credentials.
 LOCAL_ACCESS_KEY = "local"
-LOCAL_SECRET_KEY = "local-secret"  # noqa: S105 - not a secret: moto ignores it
+LOCAL_SECRET_KEY = "local-secret"  # nosec B105 # noqa: S105 - not a secret: moto ignores it
 LOCAL_TAVUS_KEY = "local-tavus-key"
 START_TIMEOUT_SECONDS = 90
 
@@ -63,6 +63,7 @@ def serve(
     training_seconds: float,
     reconcile_every: float,
     visibility_timeout: int,
+    settings: dict[str, str] | None = None,
 ) -> None:
     """Run the stack in this process until SIGTERM or SIGINT."""
     from moto.server import ThreadedMotoServer
@@ -108,7 +109,7 @@ def serve(
         tavus_url=emulator.url,
         callback_base_url=f"{adapter.url}/callbacks/tavus",
         # A claim's lease must outlive an invocation; the pump gives ingest 120 s.
-        SUBMIT_LEASE_SECONDS="150",
+        **{"SUBMIT_LEASE_SECONDS": "150", **(settings or {})},
     )
     os.environ.update(environment)
     pump = SqsPump(boto3.client("sqs"), resources.queue_url, resources.queue_arn, REGION, functions)
@@ -164,7 +165,8 @@ def serve(
     temporary = files.stack_json.with_suffix(".tmp")
     temporary.write_text(json.dumps(description, indent=2) + "\n")
     temporary.replace(files.stack_json)
-    logging.getLogger("local.stack").info("local stack ready: %s", json.dumps(description))
+    endpoints = {k: v for k, v in description.items() if k.endswith(("_url", "bucket", "table"))}
+    logging.getLogger("local.stack").info("local stack ready: %s", json.dumps(endpoints))
 
     def stop(signum: int, frame: Any) -> None:
         stopping.set()
@@ -198,7 +200,7 @@ def up(files: StackFiles, extra_args: list[str]) -> int:
     files.log_file.parent.mkdir(parents=True, exist_ok=True)
     files.stack_json.unlink(missing_ok=True)
     with files.log_file.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+        process = subprocess.Popen(  # nosec B603 # noqa: S603 - our own module, fixed arguments
             [
                 sys.executable,
                 "-m",
@@ -296,7 +298,15 @@ def main() -> None:
     parser.add_argument("--training-seconds", type=float, default=20.0)
     parser.add_argument("--reconcile-every", type=float, default=10.0)
     parser.add_argument("--visibility-timeout", type=int, default=10)
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a handler setting, e.g. TAVUS_READ_TIMEOUT_SECONDS=2",
+    )
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.setting if "=" in item)
     files = StackFiles(args.state_dir.resolve())
     files.state_dir.mkdir(parents=True, exist_ok=True)
     if args.command == "serve":
@@ -305,12 +315,14 @@ def main() -> None:
             training_seconds=args.training_seconds,
             reconcile_every=args.reconcile_every,
             visibility_timeout=args.visibility_timeout,
+            settings=settings,
         )
     elif args.command == "up":
         extra = [
             f"--training-seconds={args.training_seconds}",
             f"--reconcile-every={args.reconcile_every}",
             f"--visibility-timeout={args.visibility_timeout}",
+            *(f"--setting={name}={value}" for name, value in settings.items()),
         ]
         sys.exit(up(files, extra))
     elif args.command == "down":

@@ -42,6 +42,7 @@ class Faults:
     latency_ms: float = 0.0
     callback_drop_rate: float = 0.0
     callback_duplicate_rate: float = 0.0
+    callback_duplicates: int = 1  # extra copies of a duplicated callback
     callback_reorder: bool = False
     training_seconds: float | None = None
     fail_training: str | None = None
@@ -57,6 +58,11 @@ class Faults:
         faults = cls(**payload)
         if not all(isinstance(code, int) and 400 <= code <= 599 for code in faults.create_errors):
             raise ValueError("create_errors must be a list of HTTP error codes")
+        if (
+            not isinstance(faults.callback_duplicates, int)
+            or not 1 <= faults.callback_duplicates <= 10
+        ):
+            raise ValueError("callback_duplicates must be an integer from 1 to 10")
         for rate in (faults.callback_drop_rate, faults.callback_duplicate_rate):
             if not isinstance(rate, int | float) or not 0 <= rate <= 1:
                 raise ValueError("callback rates must be numbers between 0 and 1")
@@ -120,7 +126,7 @@ class TavusEmulator:
         self.replicas: dict[str, Replica] = {}
         self.stats = {"creates": 0, "downloads": 0, "callbacks_sent": 0, "callbacks_failed": 0}
         self.lock = threading.RLock()
-        self._random = random.Random()  # noqa: S311 - fault injection, not security
+        self._random = random.Random()  # nosec B311 # noqa: S311 - fault injection, not security
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -283,7 +289,8 @@ class TavusEmulator:
             return
         with self.lock:
             drop = self._random.random() < self.faults.callback_drop_rate
-            copies = 2 if self._random.random() < self.faults.callback_duplicate_rate else 1
+            duplicated = self._random.random() < self.faults.callback_duplicate_rate
+            copies = 1 + (self.faults.callback_duplicates if duplicated else 0)
         if drop:
             return
         for _ in range(copies):

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-TOKEN_PARAMETER = "token"  # noqa: S105 - a query parameter name, not a secret
+TOKEN_PARAMETER = "token"  # nosec B105 # noqa: S105 - a query parameter name, not a secret
 
 
 def callback_token(submission_id: str, key: bytes) -> str:

@@ -291,8 +291,8 @@ def submit(submission: Submission, parts: list[Part], deps: IngestDependencies) 
             remove=("lease_until", "claim_token"),
         )
         return Outcome.FAILED
-    except TavusUnavailable:
-        store.release(sid, claim.token, deps.clock())
+    except TavusUnavailable as error:
+        store.release(sid, claim.token, deps.clock(), reason=f"{error}; the record will be retried")
         raise
     _record_replica(sid, created.replica_id, deps, note=None)
     return Outcome.SUBMITTED
@@ -338,7 +338,7 @@ def _record_replica(sid: str, replica_id: str, deps: IngestDependencies, note: s
         Status.TRAINING,
         deps.clock(),
         fields={"replica_id": replica_id, "training_progress": 0},
-        remove=("lease_until", "claim_token"),
+        remove=("lease_until", "claim_token", "last_error"),
         note=note,
     )
     if recorded is None:

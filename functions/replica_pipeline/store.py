@@ -202,18 +202,23 @@ class ReplicaStore:
             return Claim(ClaimOutcome.BUSY, current)
         return Claim(ClaimOutcome.SETTLED, current)
 
-    def release(self, submission_id: str, token: str, now: datetime) -> None:
-        """End our lease early (the Tavus call failed) so a retry need not wait for it."""
+    def release(self, submission_id: str, token: str, now: datetime, reason: str = "") -> None:
+        """End our lease early (the Tavus call failed) so a retry need not wait for it.
+
+        ``reason`` is kept as ``last_error``, so the item says why it is still
+        submitting while its record waits in the queue (or the dead-letter queue).
+        """
         try:
             self.table.update_item(
                 Key={PARTITION_KEY: submission_id},
-                UpdateExpression="SET lease_until = :now",
+                UpdateExpression="SET lease_until = :now, last_error = :reason",
                 ConditionExpression="claim_token = :token AND #status = :submitting",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":now": iso(now),
                     ":token": token,
                     ":submitting": Status.SUBMITTING.value,
+                    ":reason": self._short(f"{iso(now)}: {reason}" if reason else iso(now)),
                 },
             )
         except ClientError as error:

@@ -27,6 +27,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         "--training-seconds=2",
         "--reconcile-every=2",
         "--visibility-timeout=3",
+        # short Tavus timeouts and backoff, so timeouts and outages play out in seconds
+        "--setting=TAVUS_READ_TIMEOUT_SECONDS=2",
+        "--setting=TAVUS_BACKOFF_SECONDS=0.05",
     ]
     environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     started = subprocess.run(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from replica_pipeline.callbacks import CallbackRefused, parse_callback
 from replica_pipeline.states import Status
 from replica_pipeline.tracking import observe, parse_progress
+
+pytestmark = pytest.mark.security
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

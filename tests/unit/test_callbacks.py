@@ -56,6 +56,7 @@ def test_a_ready_callback_completes_the_replica_and_announces_it(pipeline: Pipel
     assert event["training_progress"] == 100
 
 
+@pytest.mark.security
 def test_replays_change_nothing_and_announce_nothing(pipeline: Pipeline) -> None:
     item = submitted(pipeline)
     finish_in_tavus(pipeline, item["replica_id"])
@@ -177,6 +178,7 @@ def test_the_event_type_envelope_is_accepted(pipeline: Pipeline) -> None:
     assert (status, body["status"]) == (200, "completed")
 
 
+@pytest.mark.security
 def test_concurrent_callbacks_leave_a_consistent_item(pipeline: Pipeline) -> None:
     item = submitted(pipeline)
     finish_in_tavus(pipeline, item["replica_id"])
@@ -252,6 +254,7 @@ BAD_CALLBACKS = [
 ]
 
 
+@pytest.mark.security
 @pytest.mark.parametrize(("case", "token", "body", "expected"), BAD_CALLBACKS)
 def test_bad_callbacks_get_their_status_code_and_write_nothing(
     pipeline: Pipeline, case: str, token: str | None, body: bytes | None, expected: int
@@ -278,6 +281,7 @@ def test_bad_callbacks_get_their_status_code_and_write_nothing(
     assert pipeline.status_events() == []
 
 
+@pytest.mark.security
 def test_wrong_content_type_is_still_read_as_json(pipeline: Pipeline) -> None:
     item = submitted(pipeline)
     finish_in_tavus(pipeline, item["replica_id"])
@@ -291,6 +295,7 @@ def test_wrong_content_type_is_still_read_as_json(pipeline: Pipeline) -> None:
     assert status == 200
 
 
+@pytest.mark.security
 def test_get_instead_of_post_is_405_and_writes_nothing(pipeline: Pipeline) -> None:
     item = submitted(pipeline)
     before = pipeline.items()
@@ -304,6 +309,7 @@ def test_get_instead_of_post_is_405_and_writes_nothing(pipeline: Pipeline) -> No
     assert pipeline.items() == before
 
 
+@pytest.mark.security
 def test_no_log_line_carries_the_token(
     pipeline: Pipeline, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,6 +25,7 @@ def test_the_same_event_five_times_in_one_batch_creates_one_replica(pipeline: Pi
     assert pipeline.only_item()["status"] == "training"
 
 
+@pytest.mark.faults
 def test_the_same_event_five_times_concurrently_creates_one_replica(pipeline: Pipeline) -> None:
     pipeline.upload("uploads/carol.mp4")
     [body] = pipeline.notification_bodies()
@@ -65,6 +66,7 @@ class CrashAfterTavus(ReplicaStore):
         return super().transition(submission_id, new, *args, **kwargs)
 
 
+@pytest.mark.faults
 def test_a_crash_between_create_and_record_still_makes_one_replica(pipeline: Pipeline) -> None:
     pipeline.upload("uploads/dave.mp4")
     [body] = pipeline.notification_bodies()
@@ -93,6 +95,7 @@ def test_a_crash_between_create_and_record_still_makes_one_replica(pipeline: Pip
     assert pipeline.tavus_stats()["creates"] == 1
 
 
+@pytest.mark.faults
 def test_a_retry_after_a_crash_before_tavus_creates_the_replica(pipeline: Pipeline) -> None:
     # given an attempt that claimed the submission and died before calling Tavus
     pipeline.upload("uploads/erin.mp4")

@@ -21,6 +21,7 @@ def signed_query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
+@pytest.mark.security
 def test_url_is_sigv4_signed_by_the_long_lived_signer_for_48_hours(pipeline: Pipeline) -> None:
     pipeline.upload("uploads/alice.mp4")
     signer = SignerCredentials.from_secret(pipeline.secret(pipeline.resources.signer_secret_arn))
@@ -39,6 +40,7 @@ def test_url_is_sigv4_signed_by_the_long_lived_signer_for_48_hours(pipeline: Pip
     assert response.content == SAMPLE_VIDEO.read_bytes()
 
 
+@pytest.mark.security
 @pytest.mark.parametrize(
     "credentials",
     [
@@ -65,3 +67,32 @@ def test_lifetimes_outside_24h_to_7_days_are_refused(hours: int) -> None:
     client = make_signing_client(SignerCredentials("AKIAX", "y"), "us-east-1")
     with pytest.raises(ValueError, match="outside 24 h to 7 days"):
         presign_get(client, "bucket", "uploads/a.mp4", timedelta(hours=hours))
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    ("expires_hours", "credential", "problem"),
+    [
+        (1, "AKIAEXAMPLE", "expires in less than 24 hours"),
+        (48, "ASIAEXAMPLE", "temporary credentials"),
+    ],
+)
+def test_the_emulator_fails_a_training_as_tavus_would_on_a_short_lived_url(
+    expires_hours: int, credential: str, problem: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from local.tavus_emulator import _url_lifetime_problem
+
+    now = datetime.now(UTC)
+    url = (
+        "http://127.0.0.1:9/bucket/uploads/a.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&X-Amz-Credential={credential}%2F20261124%2Fus-east-1%2Fs3%2Faws4_request"
+        f"&X-Amz-Date={now:%Y%m%dT%H%M%SZ}&X-Amz-Expires={expires_hours * 3600}"
+        "&X-Amz-SignedHeaders=host&X-Amz-Signature=abc"
+    )
+
+    reason = _url_lifetime_problem(url, now)
+
+    assert reason is not None
+    assert problem in reason

@@ -47,6 +47,9 @@ class Replica(BaseModel):
     replica_id: str | None = Field(default=None, description="Tavus's id, once submitted")
     training_progress: int | None = Field(default=None, ge=0, le=100)
     error_message: str | None = None
+    last_error: str | None = Field(
+        default=None, description="why a submitting item is waiting to be retried"
+    )
     model_name: str | None = None
     callback_tag: str | None = None
     tavus_replica_name: str | None = None
