@@ -16,15 +16,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from replica_pipeline.adoption import find_earlier_replica
 from replica_pipeline.callback_token import callback_url
-from replica_pipeline.clock import Clock, parse_iso, utc_now
+from replica_pipeline.clock import Clock, utc_now
 from replica_pipeline.config import Settings
 from replica_pipeline.keys import (
     META_CALLBACK_TAG,
@@ -49,9 +49,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = Logger(child=True)
-
-# Tavus's clock and ours may disagree a little when we look for an earlier replica.
-ADOPTION_CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Outcome(StrEnum):
@@ -309,27 +306,6 @@ def create_replica_body(submission: Submission, urls: list[str], callback: str) 
     if submission.model_name:
         body["model_name"] = submission.model_name
     return body
-
-
-def find_earlier_replica(
-    tavus: TavusClient, tavus_replica_name: str, first_claimed_at: str
-) -> str | None:
-    """The replica an interrupted attempt created, found by its unique name and age.
-
-    Tavus takes no idempotency key, so this is how a retry learns whether the
-    attempt that died after calling Create Replica got through.
-    """
-    not_before = parse_iso(first_claimed_at) - ADOPTION_CLOCK_SKEW if first_claimed_at else None
-    for replica in tavus.iter_replicas():
-        if replica.get("replica_name") != tavus_replica_name:
-            continue
-        created_at = replica.get("created_at")
-        if not_before and isinstance(created_at, str) and parse_iso(created_at) < not_before:
-            continue
-        replica_id = replica.get("replica_id")
-        if isinstance(replica_id, str) and replica_id:
-            return replica_id
-    return None
 
 
 def _record_replica(sid: str, replica_id: str, deps: IngestDependencies, note: str | None) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from replica_pipeline.adoption import find_earlier_replica
 from replica_pipeline.clock import Clock, iso, parse_iso, utc_now
 from replica_pipeline.config import ReconcileSettings
-from replica_pipeline.ingest import find_earlier_replica
 from replica_pipeline.states import Status
 from replica_pipeline.store import Item, ReplicaStore
 from replica_pipeline.tavus import TavusClient, TavusUnavailable

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import requests
-from requests.adapters import HTTPAdapter
+# urllib3 is already loaded with botocore; requests is imported when a client is
+# built, so handlers that never call Tavus do not pay for it at cold start.
 from urllib3.util.retry import Retry
 
 from replica_pipeline.config import TavusSettings
+
+if TYPE_CHECKING:
+    import requests
 
 REPLICAS_PATH = "/v2/replicas"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -132,6 +135,8 @@ class TavusClient:
         )
 
     def _call(self, session: requests.Session, method: str, path: str, **kwargs: Any) -> Any:
+        import requests
+
         try:
             response = session.request(
                 method, f"{self._base_url}{path}", timeout=self._timeout, **kwargs
@@ -181,6 +186,9 @@ def _session(
         raise_on_status=False,
     )
     retry.max_retry_after = settings.max_retry_after
+    import requests
+    from requests.adapters import HTTPAdapter
+
     session = requests.Session()
     session.headers.update(headers)
     adapter = HTTPAdapter(max_retries=retry)

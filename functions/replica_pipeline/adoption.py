@@ -1,0 +1,38 @@
+"""Finding the replica an interrupted attempt created, so a retry adopts it.
+
+Tavus takes no idempotency key. Each submission sends a replica name unique to
+it (``<name> [<submission id prefix>]``); a retry lists Tavus's replicas and
+adopts the one with that name created after the submission was first claimed,
+instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from replica_pipeline.clock import parse_iso
+from replica_pipeline.tavus import TavusClient
+
+# Tavus's clock and ours may disagree a little.
+ADOPTION_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def find_earlier_replica(
+    tavus: TavusClient, tavus_replica_name: str, first_claimed_at: str
+) -> str | None:
+    """The replica an interrupted attempt created, found by its unique name and age.
+
+    Tavus takes no idempotency key, so this is how a retry learns whether the
+    attempt that died after calling Create Replica got through.
+    """
+    not_before = parse_iso(first_claimed_at) - ADOPTION_CLOCK_SKEW if first_claimed_at else None
+    for replica in tavus.iter_replicas():
+        if replica.get("replica_name") != tavus_replica_name:
+            continue
+        created_at = replica.get("created_at")
+        if not_before and isinstance(created_at, str) and parse_iso(created_at) < not_before:
+            continue
+        replica_id = replica.get("replica_id")
+        if isinstance(replica_id, str) and replica_id:
+            return replica_id
+    return None
