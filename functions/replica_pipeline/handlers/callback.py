@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -21,6 +20,7 @@ from replica_pipeline.callbacks import (
     handle_callback,
 )
 from replica_pipeline.config import load_settings
+from replica_pipeline.handlers.responses import json_error
 from replica_pipeline.observability import CALLBACKS_APPLIED, METRICS_NAMESPACE, traced
 from replica_pipeline.tavus import TavusClient
 
@@ -63,7 +63,7 @@ def receive_callback() -> dict[str, Any]:
 @app.route("/callbacks/tavus", method=["GET", "PUT", "PATCH", "DELETE"])
 def wrong_method() -> Response[str]:
     metrics.add_metric(name="CallbacksRefused405", unit=MetricUnit.Count, value=1)
-    return _error(405, "use POST", allow="POST")
+    return json_error(405, "use POST", allow="POST")
 
 
 @app.exception_handler(CallbackRefused)
@@ -72,16 +72,7 @@ def refuse(error: CallbackRefused) -> Response[str]:
     logger.warning(
         "callback refused", extra={"status_code": error.status_code, "reason": str(error)}
     )
-    return _error(error.status_code, str(error))
-
-
-def _error(status_code: int, message: str, allow: str | None = None) -> Response[str]:
-    return Response(
-        status_code=status_code,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": message}),
-        headers={"Allow": allow} if allow else None,
-    )
+    return json_error(error.status_code, str(error))
 
 
 @logger.inject_lambda_context

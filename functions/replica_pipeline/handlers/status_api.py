@@ -7,7 +7,6 @@ document Powertools generates from the typed routes and models below.
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from replica_pipeline import runtime
+from replica_pipeline.handlers.responses import json_error
 from replica_pipeline.observability import traced
 from replica_pipeline.states import Status
 from replica_pipeline.status_query import CURSOR_PATTERN, BadCursor, list_submissions, public
@@ -147,17 +147,17 @@ READ_ONLY = "the status API is read-only: use GET"
 @app.route("/replicas", method=OTHER_METHODS, include_in_schema=False)
 @app.route("/openapi.json", method=OTHER_METHODS, include_in_schema=False)
 def refuse_writes() -> Response[str]:
-    return _error(405, READ_ONLY, allow="GET")
+    return json_error(405, READ_ONLY, allow="GET")
 
 
 @app.route("/replicas/<submission_id>", method=OTHER_METHODS, include_in_schema=False)
 def refuse_item_writes(submission_id: str) -> Response[str]:
-    return _error(405, READ_ONLY, allow="GET")
+    return json_error(405, READ_ONLY, allow="GET")
 
 
 @app.route("/replicas/by-replica/<replica_id>", method=OTHER_METHODS, include_in_schema=False)
 def refuse_replica_writes(replica_id: str) -> Response[str]:
-    return _error(405, READ_ONLY, allow="GET")
+    return json_error(405, READ_ONLY, allow="GET")
 
 
 @app.exception_handler(RequestValidationError)
@@ -166,26 +166,17 @@ def bad_parameters(error: RequestValidationError) -> Response[str]:
         f"{'.'.join(str(part) for part in e.get('loc', ())[1:])}: {e.get('msg')}"
         for e in error.errors()
     )
-    return _error(400, problems or "bad parameters")
+    return json_error(400, problems or "bad parameters")
 
 
 @app.exception_handler(BadCursor)
 def bad_cursor(error: BadCursor) -> Response[str]:
-    return _error(400, str(error))
+    return json_error(400, str(error))
 
 
 @app.exception_handler(NotFoundError)
 def not_found(error: NotFoundError) -> Response[str]:
-    return _error(404, str(error.msg))
-
-
-def _error(status_code: int, message: str, allow: str | None = None) -> Response[str]:
-    return Response(
-        status_code=status_code,
-        content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": message}),
-        headers={"Allow": allow} if allow else None,
-    )
+    return json_error(404, str(error.msg))
 
 
 # Request counts, latency and errors come from API Gateway's own metrics.
