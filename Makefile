@@ -60,9 +60,10 @@ test: lint typecheck infra-checks
 unit: install
 	$(BIN)/pytest tests/unit
 
+# Speed and size figures, each next to a reference measured in the same run;
+# writes bench/RESULTS.md. Never part of make test (shared machines are noisy).
 bench: install
-	$(BIN)/python -m bench.bytes_read
-	$(BIN)/python -m bench.callback_cost
+	$(BIN)/python -m bench.run_all
 
 # The local stack: moto, the Tavus emulator and the real handlers, on loopback.
 up: install

@@ -3,7 +3,8 @@
 The probe reads box headers and the moov box through ranged GETs, so what it
 reads should not grow with the video. This builds 200 MB variants of the
 sample (moov at the start and at the end, by padding the media data), uploads
-them to moto's server, and prints bytes read and the ratio large / small.
+them to moto's server, and reports bytes read, the ratio large / small (target
+<= 2) and the largest read (target <= the 4 MiB cap).
 
 Run: ``.venv/bin/python -m bench.bytes_read`` (``make bench``).
 """
@@ -12,14 +13,14 @@ from __future__ import annotations
 
 import logging
 import struct
-import sys
-from pathlib import Path
 
 import boto3
 from moto.server import ThreadedMotoServer
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "functions"))
+from bench import ROOT, use_functions_package
+from bench.figures import Figure, Report, mib, run_alone
+
+use_functions_package()
 
 from replica_pipeline.config import ValidationLimits  # noqa: E402
 from replica_pipeline.media_probe import RangedReader, probe_video  # noqa: E402
@@ -27,6 +28,7 @@ from replica_pipeline.media_probe import RangedReader, probe_video  # noqa: E402
 LARGE_BYTES = 200 * 1024 * 1024
 MOOV_AT_START = ROOT / "samples" / "sample.mp4"
 MOOV_AT_END = ROOT / "tests" / "data" / "moov-at-end.mp4"
+TARGET_RATIO = 2.0
 
 
 def padded(video: bytes, extra: int) -> bytes:
@@ -51,7 +53,7 @@ def padded(video: bytes, extra: int) -> bytes:
     raise ValueError("no mdat box")
 
 
-def main() -> None:
+def measure() -> Report:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -72,33 +74,66 @@ def main() -> None:
         ("200 MB, moov at end", padded(MOOV_AT_END.read_bytes(), LARGE_BYTES)),
     ]
     results: dict[str, tuple[int, int, int]] = {}
-    for name, data in cases:
-        key = f"uploads/{name.replace(' ', '-').replace(',', '')}.mp4"
-        s3.put_object(Bucket="bench-uploads", Key=key, Body=data)
+    try:
+        for name, data in cases:
+            key = f"uploads/{name.replace(' ', '-').replace(',', '')}.mp4"
+            s3.put_object(Bucket="bench-uploads", Key=key, Body=data)
 
-        def fetch(first: int, last: int, key: str = key) -> bytes:
-            body: bytes = s3.get_object(
-                Bucket="bench-uploads", Key=key, Range=f"bytes={first}-{last}"
-            )["Body"].read()
-            return body
+            def fetch(first: int, last: int, key: str = key) -> bytes:
+                body: bytes = s3.get_object(
+                    Bucket="bench-uploads", Key=key, Range=f"bytes={first}-{last}"
+                )["Body"].read()
+                return body
 
-        reader = RangedReader(len(data), fetch, budget=budget)
-        video = probe_video(reader, key)
-        if video.video_codec != "avc1" or video.duration_seconds != 120.0:
-            raise SystemExit(f"{name}: the probe misread the video: {video}")
-        results[name] = (len(data), reader.bytes_fetched, reader.requests)
-    server.stop()
+            reader = RangedReader(len(data), fetch, budget=budget)
+            video = probe_video(reader, key)
+            if video.video_codec != "avc1" or video.duration_seconds != 120.0:
+                raise RuntimeError(f"{name}: the probe misread the video: {video}")
+            results[name] = (len(data), reader.bytes_fetched, reader.requests)
+            # Drop the 200 MB object now: moto keeps it in memory.
+            s3.delete_object(Bucket="bench-uploads", Key=key)
+    finally:
+        server.stop()
 
-    print(f"{'video':<24}{'size':>14}{'bytes read':>12}{'GETs':>6}{'read/size':>11}")
-    for name, (size, read, requests) in results.items():
-        print(f"{name:<24}{size:>14,}{read:>12,}{requests:>6}{read / size:>11.4%}")
+    report = Report("Bytes read per drop (validation's ranged GETs)")
+    report.notes.append(
+        "per video: "
+        + "; ".join(
+            f"{name}: {read:,} B of {size:,} B in {requests} GET(s)"
+            for name, (size, read, requests) in results.items()
+        )
+    )
     for where in ("start", "end"):
         small = results[f"small, moov at {where}"][1]
         large = results[f"200 MB, moov at {where}"][1]
-        print(
-            f"moov at {where}: large / small = {large / small:.2f} (target <= 2), "
-            f"largest read {max(small, large) / 2**20:.2f} MiB (cap {budget / 2**20:.0f} MiB)"
+        report.figures.append(
+            Figure(
+                f"bytes read: 200 MB video, moov at {where}",
+                large,
+                f"{large:,} B",
+                small,
+                f"{small:,} B (small video, moov at {where})",
+                f"ratio ≤ {TARGET_RATIO:g}",
+                large / small <= TARGET_RATIO,
+            )
         )
+    largest_name, (size, largest, _) = max(results.items(), key=lambda pair: pair[1][1])
+    report.figures.append(
+        Figure(
+            "bytes read: largest read of any drop",
+            largest,
+            mib(largest),
+            size,
+            f"{mib(size)} (that video's size: {largest_name})",
+            f"≤ {budget / 2**20:g} MiB",
+            largest <= budget,
+        )
+    )
+    return report
+
+
+def main() -> None:
+    run_alone(measure)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 Runs the callback service against moto's server and the Tavus emulator, and in
 the same run times the bare AWS calls the callback cannot avoid (the replica-id
 index query, the conditional update, the event put), so the difference is our
-own code. Progress callbacks are used: a terminal one adds a Get Replica to
-Tavus, which is Tavus's time, not ours.
+own code. Each round times one callback and then the bare calls on the same
+item, and the figure is the median of the differences (target < 1 ms).
+Progress callbacks are used: a terminal one adds a Get Replica to Tavus, which
+is Tavus's time, not ours. ``BENCH_PROFILE=1`` also prints a cProfile of the callbacks.
 
 Run: ``.venv/bin/python -m bench.callback_cost`` (``make bench``).
 """
@@ -25,6 +27,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from bench import use_functions_package
+from bench.figures import Figure, Report, run_alone
 
 use_functions_package()
 
@@ -45,18 +48,11 @@ from replica_pipeline.store import ReplicaStore, Submission, SubmissionKind  # n
 from replica_pipeline.tavus import TavusClient  # noqa: E402
 
 ROUNDS = 99
+WARM_UP = 5  # first calls load botocore models and open connections: not measured
+TARGET_MS = 1.0
 
 
-def median_ms(action: Callable[[int], Any], rounds: int = ROUNDS) -> float:
-    samples = []
-    for n in range(rounds):
-        started = time.perf_counter()
-        action(n)
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
-def main() -> None:
+def measure() -> Report:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")  # noqa: S106
@@ -70,6 +66,14 @@ def main() -> None:
         "before-call.*.*", lambda event_name, **kw: calls.update([event_name.split(".", 1)[1]])
     )
     emulator = TavusEmulator("bench-key").start()
+    try:
+        return _measure(endpoint, emulator, calls)
+    finally:
+        emulator.stop()
+        server.stop()
+
+
+def _measure(endpoint: str, emulator: TavusEmulator, calls: Counter[str]) -> Report:
     resources = bootstrap(endpoint_url=endpoint, region="us-east-1", tavus_api_key="bench-key")
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     key = secrets.get_secret_value(SecretId=resources.callback_hmac_secret_arn)["SecretString"]
@@ -79,7 +83,7 @@ def main() -> None:
 
     # one item per round, each training with a replica id, so every callback applies
     replica_ids = []
-    for n in range(ROUNDS):
+    for n in range(WARM_UP + ROUNDS):
         sid = f"bench-{n:03d}"
         store.create(
             Submission(sid, SubmissionKind.COMBINED, resources.bucket, f"b{n}", f"B {n}"),
@@ -101,21 +105,13 @@ def main() -> None:
     ]
     tokens = [callback_token(sid, key.encode()) for sid, _ in replica_ids]
 
-    calls.clear()
-    if os.environ.get("BENCH_PROFILE"):
-        import cProfile
-
-        cProfile.runctx(
-            "for n in range(ROUNDS): handle_callback(tokens[n], bodies[n], deps)",
-            globals(),
-            {"tokens": tokens, "bodies": bodies, "deps": deps, "handle_callback": handle_callback},
-            sort="cumulative",
-        )
-        return
-    callback = median_ms(lambda n: handle_callback(tokens[n], bodies[n], deps))
-    per_callback = {name: count / ROUNDS for name, count in calls.items()}
+    def callback(n: int) -> None:
+        result = handle_callback(tokens[n], bodies[n], deps)
+        if not result.changed:
+            raise RuntimeError(f"callback {n} changed nothing: {result}")
 
     def bare(n: int) -> None:
+        """The AWS calls a callback cannot avoid, made directly, on the same item."""
         table.query(
             IndexName="by-replica-id",
             KeyConditionExpression="replica_id = :r",
@@ -153,21 +149,62 @@ def main() -> None:
             ]
         )
 
-    bare_ms = median_ms(bare)
-    emulator.stop()
-    server.stop()
+    for n in range(WARM_UP):
+        callback(n)
+        bare(n)
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
 
-    ours = callback - bare_ms
-    print(f"one valid callback, median of {ROUNDS}: {callback:.2f} ms")
-    print(f"the same AWS calls made bare:          {bare_ms:.2f} ms")
-    print(
-        f"our own code: {ours:.2f} ms (target < 1 ms); "
-        f"ratio callback / bare = {callback / bare_ms:.2f}"
+        cProfile.runctx(
+            "for n in range(WARM_UP, WARM_UP + ROUNDS): callback(n)",
+            globals(),
+            {"callback": callback},
+            sort="cumulative",
+        )
+    # Paired rounds: the callback, then the bare calls, on the same item and moto state.
+    callback_ms: list[float] = []
+    bare_ms: list[float] = []
+    calls.clear()
+    for n in range(WARM_UP, WARM_UP + ROUNDS):
+        callback_ms.append(elapsed_ms(callback, n))
+        bare_ms.append(elapsed_ms(bare, n))
+    per_callback = {name: count / ROUNDS for name, count in calls.items()}
+
+    ours = statistics.median(c - b for c, b in zip(callback_ms, bare_ms, strict=True))
+    bare_median = statistics.median(bare_ms)
+    callback_median = statistics.median(callback_ms)
+    report = Report("Callback cost (in process, moto server)")
+    report.figures.append(
+        Figure(
+            f"callback: our own code per valid callback (median of {ROUNDS} paired rounds)",
+            ours,
+            f"{ours:.2f} ms",
+            bare_median,
+            f"{bare_median:.2f} ms (its AWS calls made bare)",
+            f"< {TARGET_MS:g} ms",
+            ours < TARGET_MS,
+        )
     )
-    print(
-        "AWS calls per callback: "
+    report.notes.append(
+        f"whole callback {callback_median:.2f} ms vs bare AWS calls {bare_median:.2f} ms "
+        f"(ratio {callback_median / bare_median:.2f}); AWS calls per callback and bare round: "
         + ", ".join(f"{k} {v:g}" for k, v in sorted(per_callback.items()))
     )
+    if ours < 0:
+        report.notes.append(
+            "a negative figure means our code is below the noise of the moto calls around it"
+        )
+    return report
+
+
+def elapsed_ms(action: Callable[[int], Any], n: int) -> float:
+    started = time.perf_counter()
+    action(n)
+    return (time.perf_counter() - started) * 1000
+
+
+def main() -> None:
+    run_alone(measure)
 
 
 if __name__ == "__main__":

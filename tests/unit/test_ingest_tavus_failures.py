@@ -143,3 +143,18 @@ def test_the_metric_names_the_alarms_read_are_the_ones_emitted() -> None:
 
     assert f"Drops{Outcome.SUBMITTED.value.title()}" == DROPS_SUBMITTED
     assert f"Drops{Outcome.REJECTED.value.title()}" == DROPS_REJECTED
+
+
+@pytest.mark.faults
+def test_tavus_unreachable_returns_the_record_and_the_item_says_why(pipeline: Pipeline) -> None:
+    # Connection refused on every try: nothing listens where Tavus should be.
+    pipeline.emulator.stop()
+    pipeline.upload("uploads/nico.mp4")
+
+    result = pipeline.deliver()
+
+    assert len(result["batchItemFailures"]) == 1
+    item = pipeline.only_item()
+    assert item["status"] == "submitting"
+    assert "Tavus did not answer: ConnectionError" in item["last_error"]
+    assert "will be retried" in item["last_error"]

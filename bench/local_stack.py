@@ -1,0 +1,106 @@
+"""A local stack for one benchmark, started as `make up` starts it, in its own state dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from bench import ROOT
+
+START_TIMEOUT_SECONDS = 150
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    description: dict[str, Any]  # stack.json
+    lambda_env: dict[str, str]  # lambda.env: the handlers' environment
+    state_dir: Path
+
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(
+            aws_access_key_id=self.description["aws_access_key_id"],
+            aws_secret_access_key=self.description["aws_secret_access_key"],
+            region_name=self.description["region"],
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session().client(  # type: ignore[call-overload]
+            service, endpoint_url=self.description["aws_endpoint_url"]
+        )
+
+    def table(self) -> Any:
+        dynamodb = self.session().resource(
+            "dynamodb", endpoint_url=self.description["aws_endpoint_url"]
+        )
+        return dynamodb.Table(self.description["table"])
+
+    def emulator(self, path: str) -> Any:
+        """GET one of the Tavus emulator's control endpoints (``/_emulator/...``)."""
+        response = requests.get(f"{self.description['tavus_url']}{path}", timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, value in pairs}
+
+
+@contextmanager
+def local_stack(
+    *, training_seconds: float, reconcile_every: float, visibility_timeout: int
+) -> Iterator[LocalStack]:
+    """``python -m local.stack up`` in a temporary state dir; ``down`` and removed afterwards."""
+    state_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
+    command = [sys.executable, "-m", "local.stack"]
+    environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    try:
+        started = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            [
+                *command,
+                "up",
+                "--state-dir",
+                str(state_dir),
+                f"--training-seconds={training_seconds}",
+                f"--reconcile-every={reconcile_every}",
+                f"--visibility-timeout={visibility_timeout}",
+            ],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_SECONDS,
+            check=False,
+        )
+        if started.returncode != 0:
+            raise RuntimeError(f"the local stack did not start: {started.stdout}{started.stderr}")
+        description = json.loads((state_dir / "stack.json").read_text())
+        yield LocalStack(description, read_env_file(state_dir / "lambda.env"), state_dir)
+    finally:
+        subprocess.run(  # noqa: S603 - our own module, fixed arguments
+            [*command, "down", "--state-dir", str(state_dir)],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        shutil.rmtree(state_dir, ignore_errors=True)
