@@ -56,6 +56,15 @@ class Synthesized:
         logical_id: str = self.stack.resolve(element.logical_id)
         return logical_id
 
+    def matching(self, resource_type: str, properties: dict[str, Any]) -> dict[str, Any]:
+        """Resources of the type whose properties match (as ``has_resource_properties``)."""
+        found = self.template.find_resources(resource_type, {"Properties": properties})
+        return dict(found)
+
+    def matching_resource(self, resource_type: str, resource: dict[str, Any]) -> dict[str, Any]:
+        """Resources of the type that match a whole resource pattern (as ``has_resource``)."""
+        return dict(self.template.find_resources(resource_type, resource))
+
     def of_type(self, resource_type: str) -> dict[str, Any]:
         return {
             logical_id: resource

@@ -84,7 +84,8 @@ def test_a_mistyped_key_gets_a_suggestion() -> None:
 
 
 def test_cdk_own_context_keys_are_not_mistaken_for_settings() -> None:
-    StackSettings.from_context({"@aws-cdk/core:checkSecretUsage": True, "aws:cdk:x": 1})
+    settings = StackSettings.from_context({"@aws-cdk/core:checkSecretUsage": True, "aws:cdk:x": 1})
+    assert settings == StackSettings.from_context({})
 
 
 def test_every_allowed_retention_maps_to_a_cloudwatch_value() -> None:

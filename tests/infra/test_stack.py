@@ -90,7 +90,7 @@ def test_uploads_bucket_is_private_encrypted_versioned_logged_and_has_no_cors(
 
 def test_both_buckets_refuse_plain_http(synth: Synthesized) -> None:
     for bucket in (synth.stack.uploads.bucket, synth.stack.uploads.access_logs):
-        synth.template.has_resource_properties(
+        assert synth.matching(
             "AWS::S3::BucketPolicy",
             {
                 "Bucket": {"Ref": synth.logical_id(bucket)},
@@ -112,7 +112,7 @@ def test_both_buckets_refuse_plain_http(synth: Synthesized) -> None:
 
 
 def test_new_uploads_under_the_prefix_notify_the_ingest_queue(synth: Synthesized) -> None:
-    synth.template.has_resource_properties(
+    assert synth.matching(
         "Custom::S3BucketNotifications",
         {
             "BucketName": {"Ref": synth.logical_id(synth.stack.uploads.bucket)},
@@ -136,7 +136,7 @@ def test_new_uploads_under_the_prefix_notify_the_ingest_queue(synth: Synthesized
 def test_replicas_table_has_the_schema_key_both_indexes_pitr_and_deletion_protection(
     synth: Synthesized,
 ) -> None:
-    synth.template.has_resource_properties(
+    assert synth.matching(
         "AWS::DynamoDB::GlobalTable",
         {
             "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
@@ -158,14 +158,14 @@ def test_replicas_table_has_the_schema_key_both_indexes_pitr_and_deletion_protec
         },
     )
     # No Powertools idempotency table: the ingest claim lives in the replicas item.
-    synth.template.resource_count_is("AWS::DynamoDB::GlobalTable", 1)
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 0)
+    assert len(synth.of_type("AWS::DynamoDB::GlobalTable")) == 1
+    assert len(synth.of_type("AWS::DynamoDB::Table")) == 0
 
 
 def test_destroy_removal_policy_drops_deletion_protection(
     synth_alternative: Synthesized,
 ) -> None:
-    synth_alternative.template.has_resource(
+    assert synth_alternative.matching_resource(
         "AWS::DynamoDB::GlobalTable",
         {
             "DeletionPolicy": "Delete",
@@ -237,7 +237,7 @@ def test_every_queue_refuses_plain_http(synth: Synthesized) -> None:
     queues = synth.of_type("AWS::SQS::Queue")
     assert len(queues) == 3  # ingest, its DLQ, the reconciler's DLQ
     for logical_id in queues:
-        synth.template.has_resource_properties(
+        assert synth.matching(
             "AWS::SQS::QueuePolicy",
             {
                 "Queues": [{"Ref": logical_id}],
@@ -340,7 +340,7 @@ def test_the_ingest_claim_lease_outlives_an_ingest_invocation(synth: Synthesized
 
 
 def test_ingest_consumes_the_queue_in_batches_with_partial_failures(synth: Synthesized) -> None:
-    synth.template.has_resource_properties(
+    assert synth.matching(
         "AWS::Lambda::EventSourceMapping",
         {
             "EventSourceArn": {"Fn::GetAtt": [synth.logical_id(synth.stack.ingest.queue), "Arn"]},
@@ -353,7 +353,7 @@ def test_ingest_consumes_the_queue_in_batches_with_partial_failures(synth: Synth
 
 
 def test_ingest_max_concurrency_comes_from_context(synth_alternative: Synthesized) -> None:
-    synth_alternative.template.has_resource_properties(
+    assert synth_alternative.matching(
         "AWS::Lambda::EventSourceMapping",
         {"ScalingConfig": {"MaximumConcurrency": ALTERNATIVE_CONTEXT["ingest_max_concurrency"]}},
     )
@@ -362,7 +362,7 @@ def test_ingest_max_concurrency_comes_from_context(synth_alternative: Synthesize
 def test_reconciler_runs_on_schedule_with_a_dead_letter_queue(synth: Synthesized) -> None:
     reconciler = functions_by_handler(synth)["reconciler"]
     dlq = synth.logical_id(synth.stack.reconciler.dead_letter_queue)
-    synth.template.has_resource_properties(
+    assert synth.matching(
         "AWS::Events::Rule",
         {
             "ScheduleExpression": f"rate({DEFAULTS.reconcile_every_minutes} minutes)",
@@ -382,7 +382,7 @@ def test_reconciler_runs_on_schedule_with_a_dead_letter_queue(synth: Synthesized
 
 
 def test_reconcile_rate_comes_from_context(synth_alternative: Synthesized) -> None:
-    synth_alternative.template.has_resource_properties(
+    assert synth_alternative.matching(
         "AWS::Events::Rule",
         {"ScheduleExpression": f"rate({ALTERNATIVE_CONTEXT['reconcile_every_minutes']} minutes)"},
     )
@@ -551,12 +551,12 @@ def test_tavus_key_starts_as_a_placeholder_and_hmac_key_is_generated(synth: Synt
 
 def test_default_event_bus_is_used_when_asked(synth_alternative: Synthesized) -> None:
     synth = synth_alternative
-    synth.template.resource_count_is("AWS::Events::EventBus", 0)
+    assert len(synth.of_type("AWS::Events::EventBus")) == 0
     for resource in synth.of_type("AWS::Lambda::Function").values():
         variables = resource["Properties"].get("Environment", {}).get("Variables", {})
         if config.EVENT_BUS_NAME in variables:
             assert variables[config.EVENT_BUS_NAME] == "default"
-    synth.template.has_resource_properties(
+    assert synth.matching(
         "AWS::IAM::Policy",
         {
             "PolicyDocument": {
@@ -617,7 +617,7 @@ def test_status_routes_validate_their_parameters(synth: Synthesized) -> None:
 
 
 def test_stage_logs_traces_and_throttles_the_callback_route(synth: Synthesized) -> None:
-    synth.template.has_resource_properties(
+    assert synth.matching(
         "AWS::ApiGateway::Stage",
         {
             "StageName": api.STAGE_NAME,
@@ -645,11 +645,11 @@ def test_stage_logs_traces_and_throttles_the_callback_route(synth: Synthesized) 
             ),
         },
     )
-    synth.template.resource_count_is("AWS::ApiGateway::Account", 1)  # execution logging role
+    assert len(synth.of_type("AWS::ApiGateway::Account")) == 1  # execution logging role
 
 
 def test_callback_throttling_comes_from_context(synth_alternative: Synthesized) -> None:
-    synth_alternative.template.has_resource_properties(
+    assert synth_alternative.matching(
         "AWS::ApiGateway::Stage",
         {
             "MethodSettings": Match.array_with(
@@ -736,8 +736,8 @@ def test_alarm_metrics_are_the_dlq_depth_function_errors_api_5xx_and_stuck_train
 def test_alarm_email_subscribes_to_the_topic(
     synth: Synthesized, synth_alternative: Synthesized
 ) -> None:
-    synth.template.resource_count_is("AWS::SNS::Subscription", 0)
-    synth_alternative.template.has_resource_properties(
+    assert len(synth.of_type("AWS::SNS::Subscription")) == 0
+    assert synth_alternative.matching(
         "AWS::SNS::Subscription",
         {"Protocol": "email", "Endpoint": ALTERNATIVE_CONTEXT["alarm_email"]},
     )
