@@ -26,9 +26,9 @@ from replica_pipeline.keys import (
     encode_metadata_text,
     pair_keys,
 )
-from replica_pipeline.media_probe import ProbeError, RangedReader, probe_video
+from replica_pipeline.media_probe import RangedReader, container_rejection
 from replica_pipeline.states import TERMINAL, Status
-from replica_pipeline.validation import ObjectFacts, check_object, check_video
+from replica_pipeline.validation import ObjectFacts, check_object
 
 TERMINAL_WORDS = frozenset(status.value for status in TERMINAL)
 
@@ -53,13 +53,8 @@ def check_local_video(path: Path, limits: ValidationLimits) -> str | None:
             handle.seek(first)
             return handle.read(last - first + 1)
 
-        try:
-            video = probe_video(
-                RangedReader(facts.size, fetch, budget=limits.probe_max_bytes), path.name
-            )
-        except ProbeError as error:
-            return str(error)
-    return check_video(video, limits)
+        reader = RangedReader(facts.size, fetch, budget=limits.probe_max_bytes)
+        return container_rejection(reader, path.name, limits)
 
 
 def submit(target: Target, args: argparse.Namespace) -> dict[str, Any]:

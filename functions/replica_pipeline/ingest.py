@@ -38,12 +38,12 @@ from replica_pipeline.keys import (
     parse_notification,
     sibling_prefix,
 )
-from replica_pipeline.media_probe import ProbeError, RangedReader, probe_video
+from replica_pipeline.media_probe import RangedReader, container_rejection
 from replica_pipeline.presigner import PresignRefused, presign_get
 from replica_pipeline.states import Status
 from replica_pipeline.store import ClaimOutcome, ReplicaStore, Submission, SubmissionKind
 from replica_pipeline.tavus import TavusClient, TavusRejected, TavusUnavailable
-from replica_pipeline.validation import ObjectFacts, check_object, check_video
+from replica_pipeline.validation import ObjectFacts, check_object
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -186,16 +186,12 @@ def _check_header(
         return deps.s3.get_object(**args)["Body"].read()  # type: ignore[arg-type]
 
     reader = RangedReader(size, fetch, budget=deps.settings.limits.probe_max_bytes)
-    try:
-        video = probe_video(reader, key)
-    except ProbeError as error:
-        return str(error)
-    finally:
-        logger.debug(
-            "read the container header",
-            extra={"key": key, "bytes_read": reader.bytes_fetched, "requests": reader.requests},
-        )
-    return check_video(video, deps.settings.limits)
+    reason = container_rejection(reader, key, deps.settings.limits)
+    logger.debug(
+        "read the container header",
+        extra={"key": key, "bytes_read": reader.bytes_fetched, "requests": reader.requests},
+    )
+    return reason
 
 
 def _ingest_pair_part(part: Part, deps: IngestDependencies) -> Outcome:

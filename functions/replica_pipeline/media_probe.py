@@ -13,7 +13,8 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from replica_pipeline.validation import VideoFacts
+from replica_pipeline.config import ValidationLimits
+from replica_pipeline.validation import VideoFacts, check_video
 
 BLOCK_SIZE = 128 * 1024
 
@@ -159,6 +160,19 @@ def _refuse_truncated(parser: Any, file_size: int) -> None:
                 f"the file is cut short: its {atom['tag'].value} box needs {end:,} bytes "
                 f"but the file has {file_size:,}; upload the complete video"
             )
+
+
+def container_rejection(reader: RangedReader, name: str, limits: ValidationLimits) -> str | None:
+    """Why the video in ``reader`` would be rejected from its header, or None.
+
+    One home for the header check: the ingest reads through S3 ranged GETs, the
+    CLI through the local file, both through this.
+    """
+    try:
+        video = probe_video(reader, name)
+    except ProbeError as error:
+        return str(error)
+    return check_video(video, limits)
 
 
 # Only the boxes on the path to what we read are descended into; the media
