@@ -1,5 +1,6 @@
 """The REST API: Tavus's callbacks (``POST /callbacks/tavus``, HMAC token, throttled) and the
-status API (``GET /replicas…``, IAM auth), each route a Lambda proxy integration."""
+status API (``GET /replicas…`` and ``POST /replicas/{id}/retry``, IAM auth), each route a
+Lambda proxy integration."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.checkov import skip_checks
@@ -17,6 +19,7 @@ from infra.functions import FunctionSpec, FunctionsRuntime, PipelineFunction
 from infra.nag import acknowledge, nag_reference
 from infra.secrets import PipelineSecrets
 from infra.storage import ReplicasTable
+from replica_pipeline.config import INGEST_QUEUE_URL
 
 STAGE_NAME = "v1"
 CALLBACK_PATH = "/callbacks/tavus"
@@ -224,6 +227,8 @@ class StatusEndpointsProps:
     api: PipelineApi
     runtime: FunctionsRuntime
     replicas: ReplicasTable
+    ingest_queue: sqs.IQueue  # where retries are queued for the ingest function
+    event_bus: events.IEventBus
 
 
 # Path -> the request parameters API Gateway checks before invoking (True: required).
@@ -237,11 +242,16 @@ STATUS_ROUTES: dict[str, dict[str, bool]] = {
     "/replicas/by-replica/{replica_id}": {"method.request.path.replica_id": True},
     "/openapi.json": {},
 }
+RETRY_PATH = "/replicas/{submission_id}/retry"
 
 
 class StatusEndpoints(Construct):
-    """``GET /replicas``, ``/replicas/{submission_id}``, ``/replicas/by-replica/{replica_id}``
-    and ``/openapi.json``: IAM-authorized, read-only."""
+    """``GET /replicas``, ``/replicas/{submission_id}``, ``/replicas/by-replica/{replica_id}``,
+    ``/openapi.json`` and ``POST /replicas/{submission_id}/retry``: IAM-authorized.
+
+    A retry only changes the item (error → submitting) and queues a message for the
+    ingest function, which does the Tavus call: this function holds no Tavus key.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, props: StatusEndpointsProps) -> None:
         super().__init__(scope, construct_id)
@@ -254,9 +264,9 @@ class StatusEndpoints(Construct):
                 description="Answers the replica status API",
                 timeout=Duration.seconds(10),
                 memory_size=512,
-                no_dead_letter_queue_because="Invoked synchronously by API Gateway for "
-                "read-only requests; the caller gets the error and retries, nothing is left "
-                "to redeliver.",
+                no_dead_letter_queue_because="Invoked synchronously by API Gateway: the "
+                "caller gets any error and may repeat the request (a retry request is "
+                "idempotent), nothing is left to redeliver.",
             ),
         )
         function = self.handler.function
@@ -270,18 +280,35 @@ class StatusEndpoints(Construct):
                 request_parameters=parameters or None,
                 request_validator=props.api.parameters_validator,
             )
-            acknowledge(
-                method,
-                "AwsSolutions-COG4",
-                "Authorized with IAM (SigV4): its callers are operators, the replicas CLI and "
-                "other AWS workloads, all holding AWS credentials, not Cognito users.",
-            )
+            self._acknowledge_iam_callers(method)
             self.methods[path] = method
+        retry = props.api.rest_api.root.resource_for_path(RETRY_PATH).add_method(
+            "POST",
+            integration,
+            authorization_type=apigateway.AuthorizationType.IAM,
+            request_parameters={"method.request.path.submission_id": True},
+            request_validator=props.api.parameters_validator,
+        )
+        self._acknowledge_iam_callers(retry)
+        self.methods[RETRY_PATH] = retry
 
-        props.replicas.grant_item_reads(self.handler.role)
+        role = self.handler.role
+        props.replicas.grant_item_updates(role)
+        props.ingest_queue.grant_send_messages(role)
+        props.event_bus.grant_put_events_to(role)
+        function.add_environment(INGEST_QUEUE_URL, props.ingest_queue.queue_url)
         acknowledge(
-            self.handler.role.node.find_child("DefaultPolicy"),
+            role.node.find_child("DefaultPolicy"),
             f"AwsSolutions-IAM5[Resource::{nag_reference(props.replicas.table)}/index/*]",
             "Listing by status and lookup by replica id query the table's two GSIs, which the "
-            "read-only table grant names with index/*.",
+            "table grant names with index/*.",
+        )
+
+    @staticmethod
+    def _acknowledge_iam_callers(method: apigateway.Method) -> None:
+        acknowledge(
+            method,
+            "AwsSolutions-COG4",
+            "Authorized with IAM (SigV4): its callers are operators, the replicas CLI and "
+            "other AWS workloads, all holding AWS credentials, not Cognito users.",
         )

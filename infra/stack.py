@@ -135,7 +135,13 @@ class ReplicaPipelineStack(Stack):
         self.status = StatusEndpoints(
             self,
             "Status",
-            StatusEndpointsProps(api=self.api, runtime=self.runtime, replicas=self.replicas),
+            StatusEndpointsProps(
+                api=self.api,
+                runtime=self.runtime,
+                replicas=self.replicas,
+                ingest_queue=self.ingest.queue,
+                event_bus=self.status_events.bus,
+            ),
         )
         reconcile_every = Duration.minutes(settings.reconcile_every_minutes)
         self.reconciler = Reconciler(

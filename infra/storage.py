@@ -178,6 +178,10 @@ class ReplicasTable(Construct):
         """GetItem and Query on the table and its indexes."""
         self.table.grant(grantee, *TABLE_READ_ACTIONS)
 
+    def grant_item_updates(self, grantee: iam.IGrantable) -> None:
+        """Reads plus conditional UpdateItem: changing existing items, never adding or deleting."""
+        self.table.grant(grantee, *TABLE_READ_ACTIONS, "dynamodb:UpdateItem")
+
     def grant_item_writes(self, grantee: iam.IGrantable) -> None:
         """Reads plus the conditional Put/Update/Delete of the state machine."""
         self.table.grant(grantee, *TABLE_READ_ACTIONS, *TABLE_WRITE_ACTIONS)

@@ -29,6 +29,12 @@ ROUTES: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
         "GET",
     ),
     (
+        re.compile(r"^/replicas/(?P<submission_id>[^/]+)/retry$"),
+        "/replicas/{submission_id}/retry",
+        "status_api",
+        "POST",
+    ),
+    (
         re.compile(r"^/replicas/(?P<submission_id>[^/]+)$"),
         "/replicas/{submission_id}",
         "status_api",
@@ -71,12 +77,12 @@ class ApiAdapter:
         if found is None:
             return 404, {"Content-Type": "application/json"}, b'{"message": "Not Found"}'
         match, resource, handler = found
-        raw_path = f"{path}?{query}" if query else path
         if len(body) > MAX_PAYLOAD_BYTES:
             return 413, {"Content-Type": "application/json"}, b'{"message": "Payload too large"}'
         event = rest_proxy_event(
             method,
-            raw_path,
+            path,
+            query=query,
             resource=resource,
             path_parameters=match.groupdict() or None,
             body=body or None,
@@ -129,6 +135,11 @@ def _handler_for(adapter: ApiAdapter) -> type[BaseHTTPRequestHandler]:
 
         def _refuse_method(self) -> None:
             # No route declares these methods; API Gateway would not pass them on.
+            # Read any body first: left unread, it would be taken for the next request
+            # on this keep-alive connection.
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
             payload = b'{"message": "Method Not Allowed"}'
             path = unquote(self.path.split("?", 1)[0])
             allowed = next((m for p, _, _, m in ROUTES if p.match(path)), "GET, POST")

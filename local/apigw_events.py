@@ -23,10 +23,18 @@ def rest_proxy_event(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
     stage: str = "local",
+    query: str | None = None,
 ) -> dict[str, Any]:
-    """The event for ``method raw_path`` (path plus any query string) on ``resource``."""
-    # Split by hand: urlsplit would silently drop control characters from the path.
-    path, _, query = raw_path.partition("?")
+    """The event for ``method raw_path`` (path plus any query string) on ``resource``.
+
+    Pass ``query`` separately when ``raw_path`` is an already decoded path, which
+    may itself contain a ``?``.
+    """
+    if query is None:
+        # Split by hand: urlsplit would silently drop control characters from the path.
+        path, _, query = raw_path.partition("?")
+    else:
+        path = raw_path
     pairs = parse_qsl(query, keep_blank_values=True)
     multi: dict[str, list[str]] = {}
     for name, value in pairs:

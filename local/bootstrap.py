@@ -188,6 +188,7 @@ def lambda_environment(
         config.CALLBACK_HMAC_SECRET_ARN: resources.callback_hmac_secret_arn,
         config.SIGNER_SECRET_ARN: resources.signer_secret_arn,
         config.EVENT_BUS_NAME: resources.event_bus,
+        config.INGEST_QUEUE_URL: resources.queue_url,
         "POWERTOOLS_SERVICE_NAME": "replica-pipeline",
     }
     environment.update(overrides)

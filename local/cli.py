@@ -1,4 +1,4 @@
-"""``replicas``: submit videos, read their status, watch them train, redrive dead letters.
+"""``replicas``: check and submit videos, follow them to a replica, retry what failed.
 
 Exit codes: 0 success, 1 failure (including a replica that ended in error or
 was rejected, for ``watch``), 2 usage.
@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from local.targets import Target, TargetError, load_target
 from replica_pipeline.config import ValidationLimits
@@ -29,6 +29,9 @@ from replica_pipeline.keys import (
 from replica_pipeline.media_probe import RangedReader, container_rejection
 from replica_pipeline.states import TERMINAL, Status
 from replica_pipeline.validation import ObjectFacts, check_object
+
+if TYPE_CHECKING:
+    from local.preflight import VideoReport
 
 TERMINAL_WORDS = frozenset(status.value for status in TERMINAL)
 
@@ -65,6 +68,19 @@ def submit(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         reason = check_local_video(path, ValidationLimits())
         if reason:
             raise CliError(f"{path} would be rejected: {reason}")
+    if not args.force:
+        reports = preflight(args.file, args.consent)
+        if not all(report.passed for report in reports):
+            failures = [
+                f"  {report.path}: {finding.check}: {finding.value} ({finding.detail})"
+                for report in reports
+                for finding in report.failures
+            ]
+            raise CliError(
+                "the pre-flight check failed, so nothing was uploaded:\n"
+                + "\n".join(failures)
+                + "\n(`replicas check FILE` shows every finding; --force uploads anyway)"
+            )
     name = (args.key_name or args.file.stem).strip().strip("/")
     metadata = {
         key: encode_metadata_text(value)
@@ -100,6 +116,33 @@ def _upload(s3: Any, bucket: str, key: str, path: Path, metadata: dict[str, str]
     )
     etag: str = s3.head_object(Bucket=bucket, Key=key)["ETag"]
     return etag.strip('"')
+
+
+def preflight(video: Path, consent: Path | None) -> list[VideoReport]:
+    """The deeper check on this machine (decodes the audio): what Tavus needs of a recording."""
+    from local.preflight import PreflightError, check_submission
+
+    try:
+        return check_submission(video, consent)
+    except PreflightError as error:
+        raise CliError(str(error)) from None
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """``replicas check``: 0 ready to upload, 1 fails a requirement, 2 no such file."""
+    from local.preflight import render_text
+
+    for path in (args.file, args.consent):
+        if path is not None and not path.is_file():
+            print(f"replicas: file not found: {path}", file=sys.stderr)
+            return 2
+    reports = preflight(args.file, args.consent)
+    data = {
+        "passed": all(report.passed for report in reports),
+        "reports": [report.as_dict() for report in reports],
+    }
+    _say(args, data, render_text(reports))
+    return 0 if data["passed"] else 1
 
 
 # -- reading status ----------------------------------------------------------
@@ -200,6 +243,31 @@ def _watch_with_progress(
         return watch(target, identifiers, appear_timeout=appear_timeout, show=show)
 
 
+# -- retry -----------------------------------------------------------------
+
+
+def retry(target: Target, identifier: str) -> dict[str, Any]:
+    """Ask for a new attempt of a failed submission (idempotent: it names the attempt seen)."""
+    item = fetch_item(target, identifier)
+    if item is None:
+        raise CliError(f"unknown id {identifier!r}")
+    body = json.dumps({"attempt": int(item.get("attempts", 0))}).encode()
+    sid = item["submission_id"]
+    response = target.api_request("POST", f"/replicas/{sid}/retry", body=body)
+    if response.status_code != 202:
+        raise CliError(_api_error(response))
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _api_error(response: Any) -> str:
+    try:
+        message = response.json().get("error")
+    except ValueError:
+        message = None
+    return str(message or f"the status API answered {response.status_code}: {response.text[:200]}")
+
+
 # -- dead letters ----------------------------------------------------------
 
 
@@ -228,7 +296,11 @@ def dead_letters(target: Target, *, redrive: bool) -> dict[str, Any]:
 
 def _keys_of(body: str) -> list[str]:
     from replica_pipeline.keys import MalformedNotification, parse_notification
+    from replica_pipeline.retry import retry_request_in
 
+    request = retry_request_in(body)
+    if request is not None:
+        return [f"retry of {request.submission_id} (attempt {request.attempt})"]
     try:
         return [created.key for created in parse_notification(body)]
     except MalformedNotification:
@@ -258,6 +330,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--key-name", help="the name part of the S3 key (default: the file stem)"
     )
     submit_parser.add_argument("--watch", action="store_true", help="watch it until it is done")
+    submit_parser.add_argument(
+        "--force", action="store_true", help="upload even if the pre-flight check fails"
+    )
+
+    check_parser = commands.add_parser(
+        "check", help="pre-flight check of a video on this machine, before uploading it"
+    )
+    check_parser.add_argument("file", type=Path)
+    check_parser.add_argument("--consent", type=Path, help="a separate consent video")
 
     status_parser = commands.add_parser(
         "status", help="one submission, by submission or replica id"
@@ -272,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
     watch_parser.add_argument("id", nargs="?", help="default: everything still in progress")
     watch_parser.add_argument("--appear-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
 
+    retry_parser = commands.add_parser(
+        "retry", help="send a failed submission to Tavus again, as a new attempt"
+    )
+    retry_parser.add_argument("id", help="submission id or replica id")
+    retry_parser.add_argument("--watch", action="store_true", help="watch it until it is done")
+
     dlq_parser = commands.add_parser(
         "dlq", help="show dead letters (records that failed every retry)"
     )
@@ -284,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "check":  # needs no stack
+            return check_command(args)
         target = load_target(args.stack, args.state_dir)
         return _run(target, args)
     except (CliError, TargetError) as error:
@@ -330,6 +419,17 @@ def _run(target: Target, args: argparse.Namespace) -> int:
                 _say(args, {"items": []}, "nothing in progress")
                 return 0
         return _finish_watch(target, args, identifiers)
+    if args.command == "retry":
+        item = retry(target, args.id)
+        _say(
+            args,
+            item,
+            f"retrying {item['submission_id']} as attempt {item['attempts']} "
+            f"(status {item['status']})",
+        )
+        if args.watch:
+            return _finish_watch(target, args, [item["submission_id"]])
+        return 0
     result = dead_letters(target, redrive=args.redrive)
     lines = [f"{d['message_id']}  {', '.join(d['keys'])}" for d in result["dead_letters"]]
     summary = f"{len(lines)} dead letter(s)" + (

@@ -60,21 +60,39 @@ class Target:
         return session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
 
     def api_get(self, path: str, params: dict[str, str] | None = None) -> requests.Response:
-        """GET on the status API; signed with SigV4 for a deployed stack (IAM auth)."""
+        """GET on the status API."""
+        return self.api_request("GET", path, params=params)
+
+    def api_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> requests.Response:
+        """One request to the status API; signed with SigV4 for a deployed stack (IAM auth).
+
+        ``path`` starts with ``/`` and is relative to the API's base URL.
+        """
         url = self.api_url.rstrip("/") + path
-        prepared = requests.Request("GET", url, params=params).prepare()
+        prepared = requests.Request(method, url, params=params).prepare()
         headers: dict[str, str] = {"accept": "application/json"}
+        if body is not None:
+            headers["content-type"] = "application/json"
         if not self.is_local:
             credentials = boto3.session.Session().get_credentials()
             if credentials is None:
                 raise TargetError("no AWS credentials found to sign requests to the status API")
-            request = AWSRequest(method="GET", url=str(prepared.url), headers=headers)
+            request = AWSRequest(method=method, url=str(prepared.url), headers=headers, data=body)
             SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self.region).add_auth(
                 request
             )
             headers = dict(request.headers.items())
         try:
-            return requests.get(str(prepared.url), headers=headers, timeout=30)
+            return requests.request(
+                method, str(prepared.url), headers=headers, data=body, timeout=30
+            )
         except requests.ConnectionError:
             raise TargetError(
                 f"the status API at {self.api_url} does not answer"

@@ -28,6 +28,9 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 REPLICAS_PATH = "/v2/replicas"
+THUMBNAILS_PATH = "/_emulator/thumbnails"
+# Larger training videos get no thumbnail rather than held in memory.
+MAX_THUMBNAIL_BYTES = 32 * 1024 * 1024
 MIN_URL_LIFETIME = timedelta(hours=24)
 TEMPORARY_KEY_PREFIX = "ASIA"
 PROGRESS_STEPS = (25, 50, 75)
@@ -83,13 +86,16 @@ class Replica:
     downloads: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
+    # The training video as downloaded; served as the thumbnail once training completes.
+    video: bytes | None = None
+    thumbnail_video_url: str | None = None
 
     def public(self, *, verbose: bool = False, listing: bool = False) -> dict[str, Any]:
         """The replica as Tavus's Get Replica (or, with ``listing``, List Replicas) shows it."""
         body: dict[str, Any] = {
             "replica_id": self.replica_id,
             "replica_name": self.replica_name,
-            "thumbnail_video_url": None,
+            "thumbnail_video_url": self.thumbnail_video_url,
             "training_progress": f"{self.progress}/100",
             "status": self.status,
             "created_at": _tavus_time(self.created_at),
@@ -247,6 +253,10 @@ class TavusEmulator:
             replica.error_message = error_message
             if status == "completed":
                 replica.progress = 100
+                if replica.video is not None:
+                    replica.thumbnail_video_url = (
+                        f"{self.url}{THUMBNAILS_PATH}/{replica.replica_id}.mp4"
+                    )
             reorder = self.faults.callback_reorder
         body: dict[str, Any] = {
             "replica_id": replica.replica_id,
@@ -276,6 +286,8 @@ class TavusEmulator:
         with self.lock:
             self.stats["downloads"] += 1
             replica.downloads.append({"url": url, "status_code": status, "bytes": size})
+            if status == 200 and replica.video is None and size <= MAX_THUMBNAIL_BYTES:
+                replica.video = response.content
         if status != 200:
             return (
                 "There was an issue downloading your training video. Make sure the "
@@ -369,6 +381,9 @@ def _handler_for(emulator: TavusEmulator) -> type[BaseHTTPRequestHandler]:
             query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if method == "GET" and path.startswith(THUMBNAILS_PATH + "/"):
+                self._thumbnail(path.rsplit("/", 1)[1].removesuffix(".mp4"))
+                return
             if path.startswith("/_emulator/"):
                 self._control(method, path, raw)
                 return
@@ -434,6 +449,21 @@ def _handler_for(emulator: TavusEmulator) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"data": data})
             else:
                 self._send(404, {"message": "Not found"})
+
+        def _thumbnail(self, replica_id: str) -> None:
+            """Tavus hosts a thumbnail video per ready replica; ours replays the training video."""
+            with emulator.lock:
+                replica = emulator.replicas.get(replica_id)
+                video = replica.video if replica and replica.thumbnail_video_url else None
+            if video is None:
+                self._send(404, {"message": "Not found"})
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(len(video)))
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.end_headers()
+            self.wfile.write(video)
 
         def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
             payload = b"" if body is None else json.dumps(body).encode("utf-8")

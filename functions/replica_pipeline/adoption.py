@@ -8,6 +8,7 @@ instead of creating a second one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 
 from replica_pipeline.clock import parse_iso
@@ -18,12 +19,18 @@ ADOPTION_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def find_earlier_replica(
-    tavus: TavusClient, tavus_replica_name: str, first_claimed_at: str
+    tavus: TavusClient,
+    tavus_replica_name: str,
+    first_claimed_at: str,
+    exclude: Collection[str] = (),
 ) -> str | None:
     """The replica an interrupted attempt created, found by its unique name and age.
 
     Tavus takes no idempotency key, so this is how a retry learns whether the
-    attempt that died after calling Create Replica got through.
+    attempt that died after calling Create Replica got through. ``exclude``
+    names the replicas of earlier attempts (a person's retry after a failed
+    training): they carry the same name and may be recent, but are not this
+    attempt's.
     """
     not_before = parse_iso(first_claimed_at) - ADOPTION_CLOCK_SKEW if first_claimed_at else None
     for replica in tavus.iter_replicas():
@@ -33,6 +40,6 @@ def find_earlier_replica(
         if not_before and isinstance(created_at, str) and parse_iso(created_at) < not_before:
             continue
         replica_id = replica.get("replica_id")
-        if isinstance(replica_id, str) and replica_id:
+        if isinstance(replica_id, str) and replica_id and replica_id not in exclude:
             return replica_id
     return None

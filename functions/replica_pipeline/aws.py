@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 SECRET_CACHE_SECONDS = 300
 
@@ -33,6 +34,11 @@ def s3_client() -> S3Client:
 @cache
 def events_client() -> EventBridgeClient:
     return boto3.client("events", region_name=region())
+
+
+@cache
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", region_name=region())
 
 
 @cache

@@ -36,6 +36,8 @@ PAIR_TIMEOUT_HOURS = "PAIR_TIMEOUT_HOURS"
 STALE_SUBMITTING_MINUTES = "STALE_SUBMITTING_MINUTES"
 STUCK_TRAINING_HOURS = "STUCK_TRAINING_HOURS"
 RECONCILE_BATCH_SIZE = "RECONCILE_BATCH_SIZE"
+# The ingest queue, for the status API's retries (the only function that sends to it).
+INGEST_QUEUE_URL = "INGEST_QUEUE_URL"
 
 DEFAULT_TAVUS_API_URL = "https://tavusapi.com"
 DEFAULT_UPLOAD_PREFIX = "uploads/"
@@ -96,6 +98,7 @@ class Settings:
     tavus: TavusSettings
     event_bus_name: str = "default"
     reconcile: ReconcileSettings = ReconcileSettings()
+    ingest_queue_url: str | None = None  # set for the status API, which queues retries
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -134,6 +137,7 @@ class Settings:
                 backoff_seconds=reader.number(TAVUS_BACKOFF_SECONDS, default=0.5),
             ),
             event_bus_name=reader.text(EVENT_BUS_NAME, default="default"),
+            ingest_queue_url=reader.optional_url(INGEST_QUEUE_URL),
             reconcile=ReconcileSettings(
                 pair_timeout=timedelta(hours=reader.number(PAIR_TIMEOUT_HOURS, default=24.0)),
                 stale_submitting=timedelta(
@@ -170,6 +174,9 @@ class _EnvReader:
         if value < 0:
             raise ConfigError(f"{name}={raw!r} must not be negative")
         return value
+
+    def optional_url(self, name: str) -> str | None:
+        return self.url(name) if self._env.get(name, "").strip() else None
 
     def url(self, name: str, default: str | None = None) -> str:
         value = self.text(name, default)

@@ -40,8 +40,15 @@ from replica_pipeline.keys import (
 )
 from replica_pipeline.media_probe import RangedReader, container_rejection
 from replica_pipeline.presigner import PresignRefused, presign_get
+from replica_pipeline.retry import RetryRequest, retry_request_in
 from replica_pipeline.states import Status
-from replica_pipeline.store import ClaimOutcome, ReplicaStore, Submission, SubmissionKind
+from replica_pipeline.store import (
+    Claim,
+    ClaimOutcome,
+    ReplicaStore,
+    Submission,
+    SubmissionKind,
+)
 from replica_pipeline.tavus import TavusClient, TavusRejected, TavusUnavailable
 from replica_pipeline.validation import ObjectFacts, check_object
 
@@ -111,8 +118,16 @@ def pair_submission_id(bucket: str, name: str, training_etag: str, consent_etag:
     return submission_id(bucket, name, "pair", training_etag.strip('"'), consent_etag.strip('"'))
 
 
+def ingest_message(body: str, deps: IngestDependencies) -> list[Outcome]:
+    """Handle one ingest-queue message: an S3 event notification or a retry request."""
+    request = retry_request_in(body)
+    if request is not None:
+        return [resubmit(request, deps)]
+    return ingest_notification(body, deps)
+
+
 def ingest_notification(body: str, deps: IngestDependencies) -> list[Outcome]:
-    """Handle one SQS message body (an S3 event notification)."""
+    """Handle one S3 event notification."""
     return [ingest_object(created, deps) for created in parse_notification(body)]
 
 
@@ -234,27 +249,95 @@ def _find_sibling(part: Part, deps: IngestDependencies) -> Part | None:
 
 def submit(submission: Submission, parts: list[Part], deps: IngestDependencies) -> Outcome:
     """Claim the submission and call Create Replica once, recording the result."""
-    store, settings = deps.store, deps.settings
-    claim = store.claim(submission, deps.clock(), settings.submit_lease)
+    claim = deps.store.claim(submission, deps.clock(), deps.settings.submit_lease)
+    if not _holds(claim, submission.submission_id):
+        return Outcome.DUPLICATE
+    locations = [Location(part.bucket, part.drop.key, part.version_id) for part in parts]
+    return _submit_claimed(submission, claim, locations, deps)
+
+
+def resubmit(request: RetryRequest, deps: IngestDependencies) -> Outcome:
+    """Submit the attempt a retry started, with fresh pre-signed URLs of the same objects."""
+    sid = request.submission_id
+    claim = deps.store.claim_retry(sid, request.attempt, deps.clock(), deps.settings.submit_lease)
+    if not _holds(claim, sid):
+        return Outcome.DUPLICATE
+    submission = Submission.from_item(claim.item)
+    locations = [
+        Location(submission.bucket, key, version)
+        for key, version in (
+            (submission.training_key, submission.training_version),
+            (submission.consent_key, submission.consent_version),
+        )
+        if key
+    ]
+    gone = [location.key for location in locations if not _exists(location, deps)]
+    if gone:
+        deps.store.transition(
+            sid,
+            Status.ERROR,
+            deps.clock(),
+            fields={
+                "error_message": f"{', '.join(gone)} is no longer in the bucket; "
+                "upload the video again instead of retrying"
+            },
+            remove=("lease_until", "claim_token"),
+        )
+        return Outcome.FAILED
+    return _submit_claimed(submission, claim, locations, deps)
+
+
+def _holds(claim: Claim, sid: str) -> bool:
+    """Whether we may call Tavus; raises SubmissionBusy while someone else may."""
+    if claim.outcome is ClaimOutcome.BUSY:
+        raise SubmissionBusy(f"submission {sid} is being submitted elsewhere")
     if claim.outcome is ClaimOutcome.SETTLED:
         logger.info(
             "submission already handled",
-            extra={"submission_id": submission.submission_id, "status": claim.item.get("status")},
+            extra={"submission_id": sid, "status": claim.item.get("status")},
         )
-        return Outcome.DUPLICATE
-    if claim.outcome is ClaimOutcome.BUSY:
-        raise SubmissionBusy(f"submission {submission.submission_id} is being submitted elsewhere")
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Location:
+    """One object version to pre-sign."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+
+
+def _exists(location: Location, deps: IngestDependencies) -> bool:
+    args: dict[str, str] = {"Bucket": location.bucket, "Key": location.key}
+    if location.version_id and location.version_id != "null":
+        args["VersionId"] = location.version_id
+    try:
+        deps.s3.head_object(**args)  # type: ignore[arg-type]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+            return False
+        raise
+    return True
+
+
+def _submit_claimed(
+    submission: Submission, claim: Claim, locations: list[Location], deps: IngestDependencies
+) -> Outcome:
+    """Pre-sign, look for an interrupted attempt's replica, call Create Replica, record it."""
+    store, settings = deps.store, deps.settings
     sid = submission.submission_id
     try:
         urls = [
             presign_get(
                 deps.signing_client(),
-                part.bucket,
-                part.drop.key,
+                location.bucket,
+                location.key,
                 settings.presign_lifetime,
-                part.version_id,
+                location.version_id,
             )
-            for part in parts
+            for location in locations
         ]
     except PresignRefused as error:
         store.transition(sid, Status.ERROR, deps.clock(), fields={"error_message": str(error)})
@@ -263,7 +346,10 @@ def submit(submission: Submission, parts: list[Part], deps: IngestDependencies) 
         tavus = deps.tavus()
         if claim.outcome is ClaimOutcome.TAKEN_OVER:
             earlier = find_earlier_replica(
-                tavus, str(submission.tavus_replica_name), claim.first_claimed_at
+                tavus,
+                str(submission.tavus_replica_name),
+                claim.first_claimed_at,
+                exclude=claim.earlier_replica_ids,
             )
             if earlier:
                 _record_replica(

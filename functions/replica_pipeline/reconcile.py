@@ -18,7 +18,7 @@ from replica_pipeline.adoption import find_earlier_replica
 from replica_pipeline.clock import Clock, iso, parse_iso, utc_now
 from replica_pipeline.config import ReconcileSettings
 from replica_pipeline.states import Status
-from replica_pipeline.store import Item, ReplicaStore
+from replica_pipeline.store import Item, ReplicaStore, earlier_replica_ids
 from replica_pipeline.tavus import TavusClient, TavusUnavailable
 from replica_pipeline.tracking import apply_observation, observe_replica
 
@@ -111,7 +111,10 @@ def _adopt_lost_submissions(deps: ReconcileDependencies, report: ReconcileReport
         if not name:
             continue
         replica_id = find_earlier_replica(
-            deps.tavus(), str(name), str(item.get("first_claimed_at", ""))
+            deps.tavus(),
+            str(name),
+            str(item.get("first_claimed_at", "")),
+            exclude=earlier_replica_ids(item),
         )
         if replica_id is None:
             # Never reached Tavus: its SQS message (or the DLQ redrive) will submit it.

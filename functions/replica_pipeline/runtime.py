@@ -9,8 +9,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from replica_pipeline.aws import events_client, region, replicas_table, secret_text
-from replica_pipeline.config import TAVUS_API_KEY_PLACEHOLDER, TavusSettings, load_settings
+from replica_pipeline.aws import events_client, region, replicas_table, secret_text, sqs_client
+from replica_pipeline.config import (
+    INGEST_QUEUE_URL,
+    TAVUS_API_KEY_PLACEHOLDER,
+    TavusSettings,
+    load_settings,
+)
 from replica_pipeline.events import EventBridgePublisher
 from replica_pipeline.presigner import SignerCredentials, make_signing_client
 from replica_pipeline.store import ReplicaStore
@@ -24,6 +29,14 @@ def replica_store() -> ReplicaStore:
         replicas_table(settings.table_name),
         on_change=EventBridgePublisher(events_client, settings.event_bus_name),
     )
+
+
+def send_to_ingest_queue(body: str) -> None:
+    """Queue a message for the ingest function (the status API queues retries this way)."""
+    queue_url = load_settings().ingest_queue_url
+    if not queue_url:
+        raise RuntimeError(f"{INGEST_QUEUE_URL} is not set for this function")
+    sqs_client().send_message(QueueUrl=queue_url, MessageBody=body)
 
 
 def tavus_api_key() -> str:

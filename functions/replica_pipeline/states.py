@@ -1,7 +1,10 @@
 """The submission state machine: which status may follow which.
 
-Terminal states never change. The store turns these rules into DynamoDB
+Terminal states never change on their own: no callback, reconciler run or
+redelivered event moves them. The store turns these rules into DynamoDB
 condition expressions, so a late or duplicate write cannot move an item back.
+The one way out of a terminal state is a person asking for a retry of an
+``error`` item (``RETRYABLE``), which the store handles apart from these rules.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ INITIAL: frozenset[Status] = frozenset(
         Status.ERROR,
     }
 )
+
+
+# What a person may retry: Tavus failed it, so the same video may yet succeed.
+# ``rejected`` is not here: its video failed a requirement and must change first.
+RETRYABLE: frozenset[Status] = frozenset({Status.ERROR})
 
 
 def can_transition(current: Status, new: Status) -> bool:

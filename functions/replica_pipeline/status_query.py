@@ -18,7 +18,9 @@ from replica_pipeline.states import Status
 from replica_pipeline.store import Item, ReplicaStore
 
 # Bookkeeping of the claim protocol: not part of what a reader sees.
-INTERNAL_ATTRIBUTES = frozenset({"claim_token", "lease_until", "first_claimed_at"})
+INTERNAL_ATTRIBUTES = frozenset(
+    {"claim_token", "lease_until", "first_claimed_at", "retried_attempts"}
+)
 
 
 class BadCursor(ValueError):

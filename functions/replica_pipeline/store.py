@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from replica_pipeline.clock import iso
 from replica_pipeline.events import Publisher, StatusChange, no_events
-from replica_pipeline.states import Status, sources_of
+from replica_pipeline.states import RETRYABLE, Status, sources_of
 from replica_pipeline.table_schema import PARTITION_KEY, REPLICA_ID_INDEX, STATUS_INDEX
 
 if TYPE_CHECKING:
@@ -72,6 +72,29 @@ class Submission:
         }
         return {key: value for key, value in values.items() if value is not None}
 
+    @classmethod
+    def from_item(cls, item: Item) -> Submission:
+        """The submission an existing item was written for (a retry submits it again)."""
+
+        def text(name: str) -> str | None:
+            value = item.get(name)
+            return str(value) if value is not None else None
+
+        return cls(
+            submission_id=str(item[PARTITION_KEY]),
+            kind=SubmissionKind(str(item["kind"])),
+            bucket=str(item["bucket"]),
+            name=str(item["name"]),
+            replica_name=str(item["replica_name"]),
+            training_key=text("training_key"),
+            training_version=text("training_version"),
+            consent_key=text("consent_key"),
+            consent_version=text("consent_version"),
+            model_name=text("model_name"),
+            callback_tag=text("callback_tag"),
+            tavus_replica_name=text("tavus_replica_name"),
+        )
+
 
 class ClaimOutcome(StrEnum):
     CLAIMED = "claimed"  # first claim: nobody called Tavus for this submission yet
@@ -89,6 +112,41 @@ class Claim:
     @property
     def first_claimed_at(self) -> str:
         return str(self.item.get("first_claimed_at", ""))
+
+    @property
+    def earlier_replica_ids(self) -> list[str]:
+        return earlier_replica_ids(self.item)
+
+
+def earlier_replica_ids(item: Item) -> list[str]:
+    """The replicas of a submission's earlier, failed attempts (never to be adopted)."""
+    return [str(replica_id) for replica_id in item.get("previous_replica_ids", [])]
+
+
+class RetryOutcome(StrEnum):
+    STARTED = "started"  # the item is now the new attempt, waiting to be submitted
+    REPLAYED = "replayed"  # this attempt was retried before: nothing more to do
+    REFUSED = "refused"  # not in a retryable state (the item says why)
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class RetryStart:
+    outcome: RetryOutcome
+    item: Item | None
+
+
+# Attributes of one attempt that must not leak into the next: a late callback
+# of the failed replica must find no item, and the new attempt starts clean.
+_ATTEMPT_ATTRIBUTES = (
+    "lease_until",  # the new attempt is unclaimed until the ingest worker claims it
+    "replica_id",
+    "error_message",
+    "training_progress",
+    "claim_token",
+    "last_error",
+    "thumbnail_video_url",
+)
 
 
 @dataclass
@@ -199,6 +257,111 @@ class ReplicaStore:
                 raise
         current = self.get(submission.submission_id) or {}
         if current.get("status") == Status.SUBMITTING.value:
+            return Claim(ClaimOutcome.BUSY, current)
+        return Claim(ClaimOutcome.SETTLED, current)
+
+    def begin_retry(self, submission_id: str, attempt: int | None, now: datetime) -> RetryStart:
+        """Make a failed submission's next attempt, once per ``attempt``.
+
+        ``attempt`` is the attempt being retried (the item's ``attempts`` as the
+        caller saw it; None means "the current one"). The write is conditional
+        on the item still being in ``error`` at that attempt, so a request sent
+        twice, or two sent at once, start exactly one new attempt; the loser
+        sees the attempt already moved on and is told it was a replay. The new
+        attempt is left unclaimed (no ``lease_until``) for the ingest queue's
+        worker to claim with ``claim_retry``.
+        """
+        current = self.get(submission_id)
+        if current is None:
+            return RetryStart(RetryOutcome.MISSING, None)
+        seen = int(current.get("attempts", 0))
+        retried = seen if attempt is None else attempt
+        if retried in {int(n) for n in current.get("retried_attempts", [])}:
+            return RetryStart(RetryOutcome.REPLAYED, current)
+        if current.get("status") not in {status.value for status in RETRYABLE} or retried != seen:
+            return RetryStart(RetryOutcome.REFUSED, current)
+        previous = ", ".join(
+            f"{label} {current[name]}"
+            for label, name in (("replica", "replica_id"), ("error:", "error_message"))
+            if current.get(name)
+        )
+        note = f"retry of attempt {retried} requested" + (f" ({previous})" if previous else "")
+        failed_replicas = [current["replica_id"]] if current.get("replica_id") else []
+        try:
+            response = self.table.update_item(
+                Key={PARTITION_KEY: submission_id},
+                UpdateExpression=(
+                    "SET #status = :submitting, attempts = :next, updated_at = :now, "
+                    "first_claimed_at = :now, "
+                    "history = list_append(if_not_exists(history, :empty), :entry), "
+                    "previous_replica_ids = list_append("
+                    "if_not_exists(previous_replica_ids, :empty), :failed), "
+                    "retried_attempts = list_append("
+                    "if_not_exists(retried_attempts, :empty), :retried) "
+                    "REMOVE " + ", ".join(_ATTEMPT_ATTRIBUTES)
+                ),
+                ConditionExpression="#status IN (:error) AND attempts = :attempt",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":submitting": Status.SUBMITTING.value,
+                    ":error": Status.ERROR.value,
+                    ":attempt": retried,
+                    ":next": retried + 1,
+                    ":now": iso(now),
+                    ":empty": [],
+                    ":entry": [self._history_entry(Status.SUBMITTING, now, note)],
+                    ":failed": failed_replicas,
+                    ":retried": [retried],
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            # Someone else moved it between our read and our write: judge again.
+            return self.begin_retry(submission_id, retried, now)
+        item = response["Attributes"]
+        self.on_change(StatusChange.of(item, Status.ERROR.value))
+        return RetryStart(RetryOutcome.STARTED, item)
+
+    def claim_retry(
+        self, submission_id: str, attempt: int, now: datetime, lease: timedelta
+    ) -> Claim:
+        """``claim`` for a retry's attempt: only that attempt, only while it is unclaimed.
+
+        Reported as TAKEN_OVER, so the caller first looks in Tavus for a replica
+        an interrupted holder of this same attempt may have created.
+        """
+        token = uuid.uuid4().hex
+        try:
+            response = self.table.update_item(
+                Key={PARTITION_KEY: submission_id},
+                UpdateExpression=(
+                    "SET claim_token = :token, lease_until = :lease, updated_at = :now"
+                ),
+                ConditionExpression=(
+                    "#status = :submitting AND attempts = :attempt AND "
+                    "(attribute_not_exists(lease_until) OR lease_until < :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":token": token,
+                    ":lease": iso(now + lease),
+                    ":now": iso(now),
+                    ":attempt": attempt,
+                    ":submitting": Status.SUBMITTING.value,
+                },
+                ReturnValues="ALL_NEW",
+            )
+            return Claim(ClaimOutcome.TAKEN_OVER, response["Attributes"], token)
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+        current = self.get(submission_id) or {}
+        if (
+            current.get("status") == Status.SUBMITTING.value
+            and int(current.get("attempts", 0)) == attempt
+        ):
             return Claim(ClaimOutcome.BUSY, current)
         return Claim(ClaimOutcome.SETTLED, current)
 

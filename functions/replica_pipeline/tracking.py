@@ -9,7 +9,7 @@ nothing they should not.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ class Observation:
     status: Status | None  # completed, error or training; None when the word is unknown
     progress: int | None = None
     error_message: str | None = None
+    thumbnail_video_url: str | None = None  # Get Replica's, once the replica is ready
 
     @property
     def is_terminal(self) -> bool:
@@ -77,9 +78,13 @@ def observe(status_word: Any, progress: Any, error_message: Any) -> Observation:
 
 def observe_replica(replica: dict[str, Any]) -> Observation:
     """Get Replica's answer as an Observation (the authoritative read)."""
-    return observe(
+    observation = observe(
         replica.get("status"), replica.get("training_progress"), replica.get("error_message")
     )
+    thumbnail = replica.get("thumbnail_video_url")
+    if observation.status is Status.COMPLETED and isinstance(thumbnail, str) and thumbnail:
+        return replace(observation, thumbnail_video_url=thumbnail)
+    return observation
 
 
 def apply_observation(
@@ -91,9 +96,10 @@ def apply_observation(
         store.note(sid, f"{source}: unknown status {observation.word!r} ignored", now)
         return None
     if observation.status is Status.COMPLETED:
-        return store.transition(
-            sid, Status.COMPLETED, now, fields={"training_progress": 100}, note=source
-        )
+        fields: Item = {"training_progress": 100}
+        if observation.thumbnail_video_url:
+            fields["thumbnail_video_url"] = observation.thumbnail_video_url
+        return store.transition(sid, Status.COMPLETED, now, fields=fields, note=source)
     if observation.status is Status.ERROR:
         return store.transition(
             sid,

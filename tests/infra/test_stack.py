@@ -14,7 +14,7 @@ from infra.functions import POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAM
 from infra.secrets import HMAC_KEY_LENGTH
 from infra.settings import UPLOAD_PREFIX, StackSettings
 from replica_pipeline import config
-from replica_pipeline.config import TAVUS_API_KEY_PLACEHOLDER
+from replica_pipeline.config import INGEST_QUEUE_URL, TAVUS_API_KEY_PLACEHOLDER
 from replica_pipeline.observability import METRICS_NAMESPACE
 from replica_pipeline.table_schema import PARTITION_KEY, REPLICA_ID_INDEX, STATUS_INDEX
 from tests.infra.cfn import function_role, method_paths, render, role_statements, statements
@@ -36,6 +36,8 @@ SQS_CONSUME = (
     "sqs:ReceiveMessage",
 )
 TABLE_READS = ("dynamodb:GetItem", "dynamodb:Query")
+# The status API changes items for a retry; it never adds or deletes one.
+TABLE_UPDATES = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")
 TABLE_WRITES = (
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
@@ -324,9 +326,16 @@ def test_functions_get_every_setting_by_its_config_name(synth: Synthesized) -> N
         POWERTOOLS_SERVICE_NAME: "replica-pipeline-dev",
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     }
-    for logical_id in functions_by_handler(synth).values():
+    for handler, logical_id in functions_by_handler(synth).items():
         environment = synth.resources[logical_id]["Properties"]["Environment"]["Variables"]
-        assert environment == expected
+        if handler == "status_api":  # it alone queues retries
+            expected_here = {
+                **expected,
+                INGEST_QUEUE_URL: {"Ref": synth.logical_id(stack.ingest.queue)},
+            }
+            assert environment == expected_here
+        else:
+            assert environment == expected
     assert synth.template.to_json()["Outputs"]["CallbackBaseUrl"]["Value"] == callback_url
 
 
@@ -445,7 +454,13 @@ def _expected_roles(synth: Synthesized) -> dict[str, set[Any]]:
         "status_api": {
             logs("status_api"),
             xray,
-            (TABLE_READS, table_resources, NO_CONDITION),
+            (TABLE_UPDATES, table_resources, NO_CONDITION),
+            (
+                ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"),
+                (f"{synth.logical_id(stack.ingest.queue)}.Arn",),
+                NO_CONDITION,
+            ),
+            put_events,
         },
         "reconciler": {
             logs("reconciler"),
@@ -591,12 +606,13 @@ def test_routes_and_their_authorization(synth: Synthesized) -> None:
         ("GET", "/replicas/{submission_id}"): "AWS_IAM",
         ("GET", "/replicas/by-replica/{replica_id}"): "AWS_IAM",
         ("GET", "/openapi.json"): "AWS_IAM",
+        ("POST", "/replicas/{submission_id}/retry"): "AWS_IAM",
     }
     functions = functions_by_handler(synth)
-    for (verb, _), method in routes.items():
+    for (_, path), method in routes.items():
         integration = method["Integration"]
         assert integration["Type"] == "AWS_PROXY"
-        target = functions["callback"] if verb == "POST" else functions["status_api"]
+        target = functions["callback"] if path.startswith("/callbacks") else functions["status_api"]
         assert {"Fn::GetAtt": [target, "Arn"]} in integration["Uri"]["Fn::Join"][1]
 
 
@@ -605,14 +621,17 @@ def test_status_routes_validate_their_parameters(synth: Synthesized) -> None:
     validator = synth.of_type("AWS::ApiGateway::RequestValidator")
     ((validator_id, resource),) = validator.items()
     assert resource["Properties"]["ValidateRequestParameters"] is True
-    for (verb, _), method in routes.items():
-        if verb == "GET":
+    for (_, path), method in routes.items():
+        if path.startswith("/replicas") or path == "/openapi.json":
             assert method["RequestValidatorId"] == {"Ref": validator_id}
     assert routes[("GET", "/replicas/{submission_id}")]["RequestParameters"] == {
         "method.request.path.submission_id": True
     }
     assert routes[("GET", "/replicas/by-replica/{replica_id}")]["RequestParameters"] == {
         "method.request.path.replica_id": True
+    }
+    assert routes[("POST", "/replicas/{submission_id}/retry")]["RequestParameters"] == {
+        "method.request.path.submission_id": True
     }
 
 

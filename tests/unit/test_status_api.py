@@ -149,7 +149,7 @@ def test_other_methods_are_405(pipeline: Pipeline) -> None:
     status, body = pipeline.request(
         "status_api", "DELETE", "/replicas/x", resource="/replicas/{submission_id}"
     )
-    assert (status, body) == (405, {"error": "the status API is read-only: use GET"})
+    assert (status, body) == (405, {"error": "this resource is read-only: use GET"})
 
 
 def test_the_openapi_document_is_valid_and_describes_every_route(pipeline: Pipeline) -> None:
@@ -161,6 +161,12 @@ def test_the_openapi_document_is_valid_and_describes_every_route(pipeline: Pipel
     )
     parameters = {p["name"] for p in document["paths"]["/replicas"]["get"]["parameters"]}
     assert parameters == {"status", "limit", "next"}
+    retry = document["paths"]["/replicas/{submission_id}/retry"]
+    assert set(retry) == {"post"}
+    assert {"202", "400", "404", "409", "503"} <= set(retry["post"]["responses"])
+    body_schema = retry["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/RetryBody"} in body_schema["anyOf"]
+    assert set(document["components"]["schemas"]["RetryBody"]["properties"]) == {"attempt"}
 
 
 def test_internal_claim_fields_never_leave_the_api(pipeline: Pipeline) -> None:

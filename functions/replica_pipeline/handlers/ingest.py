@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from replica_pipeline import runtime
 from replica_pipeline.aws import s3_client
 from replica_pipeline.config import load_settings
-from replica_pipeline.ingest import IngestDependencies, ingest_notification
+from replica_pipeline.ingest import IngestDependencies, ingest_message
 from replica_pipeline.observability import METRICS_NAMESPACE, traced
 
 logger = Logger()
@@ -46,7 +46,7 @@ def dependencies() -> IngestDependencies:
 def record_handler(record: SQSRecord) -> None:
     metrics.add_metric(name="IngestMessages", unit=MetricUnit.Count, value=1)
     try:
-        outcomes = ingest_notification(record.body, dependencies())
+        outcomes = ingest_message(record.body, dependencies())
     except Exception:
         logger.exception(
             "record failed; it returns to the queue", extra={"message_id": record.message_id}

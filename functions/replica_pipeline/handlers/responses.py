@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
@@ -15,3 +16,14 @@ def json_error(status_code: int, message: str, allow: str | None = None) -> Resp
         body=json.dumps({"error": message}),
         headers={"Allow": allow} if allow else None,
     )
+
+
+def proxy_json_error(status_code: int, message: str) -> dict[str, Any]:
+    """The same error as a finished API Gateway proxy response, for answers given before
+    the resolver runs."""
+    return {
+        "statusCode": status_code,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": message}),
+        "isBase64Encoded": False,
+    }

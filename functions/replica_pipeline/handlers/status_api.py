@@ -1,8 +1,9 @@
-"""Status API Lambda: read submissions over REST (IAM-authorized in AWS).
+"""Status API Lambda: read submissions over REST, and retry failed ones (IAM-authorized in AWS).
 
 ``GET /replicas``, ``GET /replicas/{submission_id}``,
-``GET /replicas/by-replica/{replica_id}`` and ``GET /openapi.json``, whose
-document Powertools generates from the typed routes and models below.
+``GET /replicas/by-replica/{replica_id}``, ``POST /replicas/{submission_id}/retry``
+and ``GET /openapi.json``, whose document Powertools generates from the typed
+routes and models below.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from replica_pipeline import runtime
-from replica_pipeline.handlers.responses import json_error
+from replica_pipeline.clock import utc_now
+from replica_pipeline.handlers.responses import json_error, proxy_json_error
 from replica_pipeline.observability import traced
+from replica_pipeline.retry import RetryNotFound, RetryNotQueued, RetryRefused, request_retry
 from replica_pipeline.states import Status
 from replica_pipeline.status_query import CURSOR_PATTERN, BadCursor, list_submissions, public
 from replica_pipeline.store import ReplicaStore
@@ -60,8 +63,33 @@ class Replica(BaseModel):
     consent_version: str | None = None
     created_at: str
     updated_at: str
-    attempts: int = 0
+    attempts: int = Field(default=0, description="attempts so far; a retry starts the next")
+    thumbnail_video_url: str | None = Field(
+        default=None, description="Tavus's preview of the finished replica"
+    )
+    previous_replica_ids: list[str] = Field(
+        default=[], description="Tavus replicas of earlier attempts that failed"
+    )
     history: list[HistoryEntry] = []
+
+
+class RetryBody(BaseModel):
+    attempt: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "the attempt being retried: the item's `attempts` as you saw it. Sending it "
+            "makes the request idempotent: a repeat answers 202 again and starts nothing."
+        ),
+    )
+
+    @field_validator("attempt", mode="before")
+    @classmethod
+    def not_a_boolean(cls, value: Any) -> Any:
+        # JSON Schema's integer admits 2.0, so lax parsing stays; but `true` is not attempt 1.
+        if isinstance(value, bool):
+            raise ValueError("must be an integer, not true or false")
+        return value
 
 
 class ReplicaPage(BaseModel):
@@ -87,6 +115,8 @@ def _error_response(description: str) -> OpenAPIResponse:
 
 BAD_PARAMETERS = _error_response("bad parameters (the message says which)")
 NOT_FOUND = _error_response("no such submission")
+NOT_RETRYABLE = _error_response("not in error (the message says why; rejected videos must change)")
+NOT_QUEUED = _error_response("the retry could not be queued; nothing was sent to Tavus")
 
 
 @app.get(
@@ -129,6 +159,55 @@ def get_replica(submission_id: Annotated[str, Path(min_length=1, max_length=128)
     return Replica(**public(item))
 
 
+RETRY_RESOURCE = "/replicas/{submission_id}/retry"  # API Gateway's name for the route
+
+
+@app.post(
+    "/replicas/<submission_id>/retry",
+    summary="Retry a failed submission as a new attempt",
+    description=(
+        "Sends the same videos to Tavus again, with fresh pre-signed URLs, as attempt "
+        "`attempts + 1` of the same submission (history kept). Only `error` items can be "
+        "retried. Exactly one new Create Replica per attempt, however often it is requested."
+    ),
+    responses={
+        202: {
+            "description": "the new attempt was started (or, for a repeat, already had been)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Replica"}}},
+        },
+        400: BAD_PARAMETERS,
+        404: NOT_FOUND,
+        409: NOT_RETRYABLE,
+        415: _error_response("a body that is not JSON"),
+        503: NOT_QUEUED,
+    },
+)
+def retry_replica(
+    submission_id: Annotated[str, Path(min_length=1, max_length=128)],
+    body: Annotated[RetryBody | None, Body()] = None,
+) -> Response[str]:
+    answer = request_retry(
+        store(),
+        runtime.send_to_ingest_queue,
+        submission_id,
+        body.attempt if body else None,
+        utc_now(),
+    )
+    logger.info(
+        "retry requested",
+        extra={
+            "submission_id": submission_id,
+            "attempt": answer.item.get("attempts"),
+            "replayed": answer.replayed,
+        },
+    )
+    return Response(
+        status_code=202,
+        content_type=content_types.APPLICATION_JSON,
+        body=Replica(**public(answer.item)).model_dump_json(),
+    )
+
+
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
     return Response(
@@ -141,13 +220,22 @@ def openapi_document() -> Response[str]:
 OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
 
 
-READ_ONLY = "the status API is read-only: use GET"
+READ_ONLY = "this resource is read-only: use GET"
 
 
 @app.route("/replicas", method=OTHER_METHODS, include_in_schema=False)
 @app.route("/openapi.json", method=OTHER_METHODS, include_in_schema=False)
 def refuse_writes() -> Response[str]:
     return json_error(405, READ_ONLY, allow="GET")
+
+
+@app.route(
+    "/replicas/<submission_id>/retry",
+    method=["GET", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+def refuse_other_retry_methods(submission_id: str) -> Response[str]:
+    return json_error(405, "a retry is requested with POST", allow="POST")
 
 
 @app.route("/replicas/<submission_id>", method=OTHER_METHODS, include_in_schema=False)
@@ -174,6 +262,21 @@ def bad_cursor(error: BadCursor) -> Response[str]:
     return json_error(400, str(error))
 
 
+@app.exception_handler(RetryNotFound)
+def retry_not_found(error: RetryNotFound) -> Response[str]:
+    return json_error(404, str(error))
+
+
+@app.exception_handler(RetryRefused)
+def retry_refused(error: RetryRefused) -> Response[str]:
+    return json_error(409, str(error))
+
+
+@app.exception_handler(RetryNotQueued)
+def retry_not_queued(error: RetryNotQueued) -> Response[str]:
+    return json_error(503, str(error))
+
+
 @app.exception_handler(NotFoundError)
 def not_found(error: NotFoundError) -> Response[str]:
     return json_error(404, str(error.msg))
@@ -183,4 +286,16 @@ def not_found(error: NotFoundError) -> Response[str]:
 @logger.inject_lambda_context
 @traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Checked before the resolver, whose body parsing fails on some malformed media types
+    # (multipart without a boundary) before any route or error handler could answer.
+    if event.get("resource") == RETRY_RESOURCE and not _json_or_no_body(event):
+        return proxy_json_error(
+            415, "send the retry body as JSON (Content-Type: application/json), or no body"
+        )
     return app.resolve(event, context)
+
+
+def _json_or_no_body(event: dict[str, Any]) -> bool:
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    media_type = str(headers.get("content-type", "")).split(";", 1)[0].strip().lower()
+    return not event.get("body") or media_type in ("", "application/json")
