@@ -14,7 +14,8 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install lint typecheck test unit bench up down run clean synth cfn-lint checkov infra-checks
+.PHONY: install lint typecheck test unit bench up down run clean synth cfn-lint checkov infra-checks \
+	console console-check browser
 
 install: $(INSTALLED)
 
@@ -53,8 +54,36 @@ checkov: install $(CHECKOV_INSTALLED)
 infra-checks: install $(CHECKOV_INSTALLED)
 	$(BIN)/python -m infra.checks all --checkov $(CHECKOV)
 
-# Every gate: lint, types, the synthesized stack's checks, then every test.
-test: lint typecheck infra-checks
+# The console's page (replicas console): Vite builds console/ into local/console_static/,
+# which is committed so the CLI needs no Node. Rebuild after editing console/src.
+CONSOLE_STATIC := local/console_static
+NPM_QUIET := --no-audit --no-fund --loglevel=error
+
+console:
+	cd console && npm ci $(NPM_QUIET) && npm run build
+
+# The committed page is exactly the build of its source, and its helpers pass their tests.
+console-check:
+	cd console && npm ci $(NPM_QUIET) && npm test
+	@fresh=$$(mktemp -d) && cd console && npm run build -- --outDir "$$fresh" --emptyOutDir >/dev/null \
+	  && if diff -r "$$fresh" ../$(CONSOLE_STATIC); then rm -rf "$$fresh"; \
+	     else rm -rf "$$fresh"; echo "$(CONSOLE_STATIC) is stale: run make console and commit it"; exit 1; fi
+
+# The console tests drive the system Chromium (browser downloads are not possible here).
+# Installed when missing and we may (root, or sudo without a password); otherwise those
+# tests skip and say why.
+CHROMIUM ?= chromium
+browser:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "No Chromium and no way to install it: the console's browser tests will skip."; exit 0; fi; \
+	echo "Installing Debian's chromium for the console's browser tests..."; \
+	( $$sudo apt-get install -y -qq chromium >/dev/null 2>&1 \
+	  || ( $$sudo apt-get update -qq >/dev/null 2>&1 && $$sudo apt-get install -y -qq chromium >/dev/null 2>&1 ) ) \
+	  || echo "Installing chromium failed: the console's browser tests will skip."
+
+# Every gate: lint, types, the synthesized stack's checks, the console's build, then every test.
+test: lint typecheck infra-checks console-check browser
 	$(BIN)/pytest
 
 unit: install
@@ -77,4 +106,4 @@ run: install
 	@$(BIN)/python -m local.demo
 
 clean: down
-	rm -rf $(VENV) $(CHECKOV_VENV) cdk.out .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) cdk.out .local .mypy_cache .ruff_cache .pytest_cache console/node_modules

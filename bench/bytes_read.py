@@ -11,14 +11,13 @@ Run: ``.venv/bin/python -m bench.bytes_read`` (``make bench``).
 
 from __future__ import annotations
 
-import logging
 import struct
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from bench import ROOT, use_functions_package
 from bench.figures import Figure, Report, mib, run_alone
+from local.moto_server import start_moto_server
 
 use_functions_package()
 
@@ -54,13 +53,10 @@ def padded(video: bytes, extra: int) -> bytes:
 
 
 def measure() -> Report:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server, endpoint = start_moto_server()
     s3 = boto3.client(
         "s3",
-        endpoint_url=f"http://{host}:{port}",
+        endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="bench",
         aws_secret_access_key="bench",  # noqa: S106 - moto's dummy credentials

@@ -14,7 +14,6 @@ Run: ``.venv/bin/python -m bench.callback_cost`` (``make bench``).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import statistics
 import time
@@ -24,10 +23,10 @@ from dataclasses import asdict
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from bench import use_functions_package
 from bench.figures import Figure, Report, run_alone
+from local.moto_server import start_moto_server
 
 use_functions_package()
 
@@ -53,13 +52,9 @@ TARGET_MS = 1.0
 
 
 def measure() -> Report:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")  # noqa: S106
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server, endpoint = start_moto_server()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     calls: Counter[str] = Counter()
     boto3._get_default_session().events.register(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import os
 import threading
 import time
@@ -23,10 +22,10 @@ from collections import Counter
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from bench import ROOT, use_functions_package
 from bench.figures import Figure, Report, run_alone
+from local.moto_server import start_moto_server
 
 use_functions_package()
 
@@ -46,17 +45,13 @@ TIME_LIMIT_SECONDS = 60.0
 
 
 def measure() -> Report:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto's dummy credentials
         AWS_REGION=REGION,
         AWS_DEFAULT_REGION=REGION,
     )
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server, endpoint = start_moto_server()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     emulator = TavusEmulator(TAVUS_KEY, training_seconds=2).start()
     adapter = ApiAdapter(LocalFunctions())

@@ -268,6 +268,23 @@ def _api_error(response: Any) -> str:
     return str(message or f"the status API answered {response.status_code}: {response.text[:200]}")
 
 
+# -- console ---------------------------------------------------------------
+
+
+def console_command(target: Target, args: argparse.Namespace) -> int:
+    """Serve the console until Ctrl-C (its server proxies to the status API, signing for AWS)."""
+    from local.console_server import ConsoleError, run_console
+
+    if not 0 <= args.port <= 65535:
+        print("replicas: --port must be between 0 and 65535", file=sys.stderr)
+        return 2
+    try:
+        run_console(target, port=args.port, open_browser=not args.no_open)
+    except ConsoleError as error:
+        raise CliError(str(error)) from None
+    return 0
+
+
 # -- dead letters ----------------------------------------------------------
 
 
@@ -359,6 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
     retry_parser.add_argument("id", help="submission id or replica id")
     retry_parser.add_argument("--watch", action="store_true", help="watch it until it is done")
 
+    console_parser = commands.add_parser(
+        "console", help="every replica in your browser, served on loopback"
+    )
+    console_parser.add_argument(
+        "--port", type=int, default=0, help="loopback port (default: a free one)"
+    )
+    console_parser.add_argument(
+        "--no-open", action="store_true", help="print the URL instead of opening a browser"
+    )
+
     dlq_parser = commands.add_parser(
         "dlq", help="show dead letters (records that failed every retry)"
     )
@@ -374,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":  # needs no stack
             return check_command(args)
         target = load_target(args.stack, args.state_dir)
+        if args.command == "console":
+            return console_command(target, args)
         return _run(target, args)
     except (CliError, TargetError) as error:
         if args.json:

@@ -66,7 +66,7 @@ def serve(
     settings: dict[str, str] | None = None,
 ) -> None:
     """Run the stack in this process until SIGTERM or SIGINT."""
-    from moto.server import ThreadedMotoServer
+    from local.moto_server import start_moto_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("werkzeug", "botocore", "urllib3"):
@@ -80,10 +80,7 @@ def serve(
     for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(variable, None)
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    moto, endpoint = start_moto_server()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
 
     # Imported only now: they must see the environment above.

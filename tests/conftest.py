@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
+
+from local.moto_server import start_moto_server
 
 # Before anything imports boto3: credentials that cannot reach AWS, and moto's endpoint.
 os.environ.update(
@@ -22,13 +23,7 @@ os.environ.pop("AWS_SESSION_TOKEN", None)
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server, endpoint = start_moto_server()
     previous = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     yield endpoint

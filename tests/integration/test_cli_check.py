@@ -1,12 +1,14 @@
-"""`replicas check` and the check `replicas submit` runs first, from the command line."""
+"""`replicas check`, the check `replicas submit` runs first, and `replicas console`."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.clips import make_clip
 from tests.integration.edges import Edges
@@ -100,3 +102,24 @@ def test_submit_refuses_what_fails_the_check_and_uploads_nothing(
 
     assert forced.returncode == 0, forced.stderr
     assert json.loads(forced.stdout)["keys"] == [f"uploads/{key_name}.mp4"]
+
+
+def test_the_console_command_serves_the_page_and_proxies_the_api(stack: dict[str, str]) -> None:
+    command = [REPLICAS, "--state-dir", stack["state_dir"], "console", "--no-open"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT) as console:
+        try:
+            assert console.stdout is not None
+            line = console.stdout.readline()
+            url = line.split(" is at ", 1)[1].split()[0]
+            assert url.startswith("http://127.0.0.1:")
+            page = requests.get(url, timeout=10)
+            listing = requests.get(
+                f"{url}/api/replicas", headers={"X-Replicas-Console": "1"}, timeout=30
+            )
+            assert page.status_code == 200
+            assert "text/html" in page.headers["Content-Type"]
+            assert listing.status_code == 200
+            assert "items" in listing.json()
+        finally:
+            console.send_signal(signal.SIGINT)
+            assert console.wait(timeout=10) == 0

@@ -6,10 +6,11 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
 import pytest
 
 from replica_pipeline.config import INGEST_QUEUE_URL
-from replica_pipeline.retry import RetryRequest, request_retry, retry_request_in
+from replica_pipeline.retry import RetryAnswer, RetryRequest, request_retry, retry_request_in
 from replica_pipeline.states import Status
 from tests.harness import Pipeline
 
@@ -87,15 +88,19 @@ def test_the_same_retry_sent_twice_starts_one_attempt(pipeline: Pipeline) -> Non
 
 def test_concurrent_retries_start_one_attempt_and_one_create_replica(pipeline: Pipeline) -> None:
     sid = failed_submission(pipeline)["submission_id"]
-    store, queue = pipeline.store(), pipeline.resources.queue_url
+    queue = pipeline.resources.queue_url
 
-    def send(body: str) -> None:
-        pipeline.sqs.send_message(QueueUrl=queue, MessageBody=body)
+    def request(_: int) -> RetryAnswer:
+        # Each "request" with its own clients, as separate Lambda invocations would have.
+        sqs = boto3.client("sqs")
+
+        def send(body: str) -> None:
+            sqs.send_message(QueueUrl=queue, MessageBody=body)
+
+        return request_retry(pipeline.store(), send, sid, 1, pipeline.clock())
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(
-            pool.map(lambda _: request_retry(store, send, sid, 1, pipeline.clock()), range(8))
-        )
+        answers = list(pool.map(request, range(8)))
 
     assert sum(not answer.replayed for answer in answers) == 1
     assert {int(answer.item["attempts"]) for answer in answers} == {2}

@@ -1,0 +1,157 @@
+// What the page says about a submission: words, ages, reasons, order. Pure functions only,
+// so they are tested without a browser (present.test.ts).
+
+export const STATUSES = [
+  "received",
+  "waiting_for_consent",
+  "waiting_for_training",
+  "submitting",
+  "training",
+  "completed",
+  "error",
+  "rejected",
+] as const;
+
+export type Status = (typeof STATUSES)[number];
+
+export interface HistoryEntry {
+  at: string;
+  status?: Status | null;
+  note?: string | null;
+}
+
+/** One submission as the status API returns it (GET /replicas/{submission_id}). */
+export interface Replica {
+  submission_id: string;
+  status: Status;
+  kind: string;
+  name: string;
+  replica_name: string;
+  replica_id?: string | null;
+  training_progress?: number | null;
+  error_message?: string | null;
+  last_error?: string | null;
+  model_name?: string | null;
+  bucket: string;
+  training_key?: string | null;
+  consent_key?: string | null;
+  created_at: string;
+  updated_at: string;
+  attempts: number;
+  history: HistoryEntry[];
+  thumbnail_video_url?: string | null;
+}
+
+const WORDS: Record<Status, string> = {
+  received: "Received",
+  waiting_for_consent: "Waiting for consent",
+  waiting_for_training: "Waiting for training video",
+  submitting: "Submitting",
+  training: "Training",
+  completed: "Completed",
+  error: "Error",
+  rejected: "Rejected",
+};
+
+export function isStatus(value: string): value is Status {
+  return (STATUSES as readonly string[]).includes(value);
+}
+
+/** The word a person reads for a status; an unknown one (a newer API) is shown as it comes. */
+export function statusWord(status: string): string {
+  return isStatus(status) ? WORDS[status] : status.replaceAll("_", " ");
+}
+
+/** Why an item is where it is, in plain words; null when its status says it all. */
+export function reasonOf(item: Replica): string | null {
+  switch (item.status) {
+    case "error":
+    case "rejected":
+      return item.error_message || "No reason was recorded.";
+    case "submitting":
+      return item.last_error ? `Will try again: ${item.last_error}` : null;
+    case "waiting_for_consent":
+      return "Upload the consent video to the same folder (consent.mp4) to submit this pair.";
+    case "waiting_for_training":
+      return "Upload the training video to the same folder (train.mp4) to submit this pair.";
+    default:
+      return null;
+  }
+}
+
+/** Training progress 0–100 for the bar, or null when there is no bar to show. */
+export function progressOf(item: Replica): number | null {
+  if (item.status === "completed") return 100;
+  if (item.status !== "training") return null;
+  const progress = item.training_progress ?? 0;
+  return Math.min(100, Math.max(0, Math.round(progress)));
+}
+
+/** "just now", "42 s ago", "5 min ago", "3 h ago", "2 days ago". */
+export function ageText(iso: string, nowMs: number): string {
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return "";
+  const seconds = Math.max(0, Math.floor((nowMs - then) / 1000));
+  if (seconds < 5) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} days ago`;
+}
+
+/** Search by name: the drop's name or the replica name, ignoring case and accents. */
+export function matchesSearch(item: Replica, query: string): boolean {
+  const wanted = fold(query.trim());
+  if (!wanted) return true;
+  return fold(item.name).includes(wanted) || fold(item.replica_name).includes(wanted);
+}
+
+function fold(text: string): string {
+  return text
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .toLocaleLowerCase();
+}
+
+/** Newest submission first; created_at, so rows do not jump around as they update. */
+export function newestFirst(items: readonly Replica[]): Replica[] {
+  return [...items].sort(
+    (a, b) =>
+      b.created_at.localeCompare(a.created_at) || b.submission_id.localeCompare(a.submission_id),
+  );
+}
+
+/** Items by id, the later of two copies winning (pages may overlap while items move). */
+export function uniqueById(items: readonly Replica[]): Replica[] {
+  const byId = new Map<string, Replica>();
+  for (const item of items) {
+    const seen = byId.get(item.submission_id);
+    if (!seen || seen.updated_at <= item.updated_at) byId.set(item.submission_id, item);
+  }
+  return [...byId.values()];
+}
+
+export const POLL_VISIBLE_MS = 3_000;
+export const POLL_HIDDEN_MS = 30_000;
+export const POLL_MAX_MS = 60_000;
+
+/** How long to wait before the next poll: slower when hidden, backing off after failures. */
+export function pollDelay(hidden: boolean, failures: number): number {
+  const base = hidden ? POLL_HIDDEN_MS : POLL_VISIBLE_MS;
+  return Math.min(POLL_MAX_MS, base * 2 ** Math.min(failures, 5));
+}
+
+/** Announcements for people using a screen reader: which items changed status. */
+export function statusChanges(
+  before: ReadonlyMap<string, Status>,
+  items: readonly Replica[],
+): string[] {
+  return items
+    .filter((item) => {
+      const earlier = before.get(item.submission_id);
+      return earlier !== undefined && earlier !== item.status;
+    })
+    .map((item) => `${item.name}: ${statusWord(item.status)}`);
+}
