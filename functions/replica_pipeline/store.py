@@ -232,29 +232,24 @@ class ReplicaStore:
         if self._put_if_absent(item):
             self.on_change(StatusChange.of(item, None))
             return Claim(ClaimOutcome.CLAIMED, item, token)
-        try:
-            response = self.table.update_item(
-                Key={PARTITION_KEY: submission.submission_id},
-                UpdateExpression=(
-                    "SET claim_token = :token, lease_until = :lease, updated_at = :now "
-                    "ADD attempts :one"
-                ),
-                ConditionExpression="#status = :submitting AND lease_until < :now_iso",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":token": token,
-                    ":lease": lease_until,
-                    ":now": iso(now),
-                    ":now_iso": iso(now),
-                    ":one": 1,
-                    ":submitting": Status.SUBMITTING.value,
-                },
-                ReturnValues="ALL_NEW",
-            )
-            return Claim(ClaimOutcome.TAKEN_OVER, response["Attributes"], token)
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
+        taken = self._update_if(
+            submission.submission_id,
+            UpdateExpression=(
+                "SET claim_token = :token, lease_until = :lease, updated_at = :now "
+                "ADD attempts :one"
+            ),
+            ConditionExpression="#status = :submitting AND lease_until < :now",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":token": token,
+                ":lease": lease_until,
+                ":now": iso(now),
+                ":one": 1,
+                ":submitting": Status.SUBMITTING.value,
+            },
+        )
+        if taken is not None:
+            return Claim(ClaimOutcome.TAKEN_OVER, taken, token)
         current = self.get(submission.submission_id) or {}
         if current.get("status") == Status.SUBMITTING.value:
             return Claim(ClaimOutcome.BUSY, current)
@@ -287,40 +282,34 @@ class ReplicaStore:
         )
         note = f"retry of attempt {retried} requested" + (f" ({previous})" if previous else "")
         failed_replicas = [current["replica_id"]] if current.get("replica_id") else []
-        try:
-            response = self.table.update_item(
-                Key={PARTITION_KEY: submission_id},
-                UpdateExpression=(
-                    "SET #status = :submitting, attempts = :next, updated_at = :now, "
-                    "first_claimed_at = :now, "
-                    "history = list_append(if_not_exists(history, :empty), :entry), "
-                    "previous_replica_ids = list_append("
-                    "if_not_exists(previous_replica_ids, :empty), :failed), "
-                    "retried_attempts = list_append("
-                    "if_not_exists(retried_attempts, :empty), :retried) "
-                    "REMOVE " + ", ".join(_ATTEMPT_ATTRIBUTES)
-                ),
-                ConditionExpression="#status IN (:error) AND attempts = :attempt",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":submitting": Status.SUBMITTING.value,
-                    ":error": Status.ERROR.value,
-                    ":attempt": retried,
-                    ":next": retried + 1,
-                    ":now": iso(now),
-                    ":empty": [],
-                    ":entry": [self._history_entry(Status.SUBMITTING, now, note)],
-                    ":failed": failed_replicas,
-                    ":retried": [retried],
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
+        item = self._update_if(
+            submission_id,
+            UpdateExpression=(
+                "SET #status = :submitting, attempts = :next, updated_at = :now, "
+                "first_claimed_at = :now, "
+                "history = list_append(if_not_exists(history, :empty), :entry), "
+                "previous_replica_ids = list_append("
+                "if_not_exists(previous_replica_ids, :empty), :failed), "
+                "retried_attempts = list_append(if_not_exists(retried_attempts, :empty), :retried) "
+                "REMOVE " + ", ".join(_ATTEMPT_ATTRIBUTES)
+            ),
+            ConditionExpression="#status = :error AND attempts = :attempt",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":submitting": Status.SUBMITTING.value,
+                ":error": Status.ERROR.value,
+                ":attempt": retried,
+                ":next": retried + 1,
+                ":now": iso(now),
+                ":empty": [],
+                ":entry": [self._history_entry(Status.SUBMITTING, now, note)],
+                ":failed": failed_replicas,
+                ":retried": [retried],
+            },
+        )
+        if item is None:
             # Someone else moved it between our read and our write: judge again.
             return self.begin_retry(submission_id, retried, now)
-        item = response["Attributes"]
         self.on_change(StatusChange.of(item, Status.ERROR.value))
         return RetryStart(RetryOutcome.STARTED, item)
 
@@ -333,30 +322,24 @@ class ReplicaStore:
         an interrupted holder of this same attempt may have created.
         """
         token = uuid.uuid4().hex
-        try:
-            response = self.table.update_item(
-                Key={PARTITION_KEY: submission_id},
-                UpdateExpression=(
-                    "SET claim_token = :token, lease_until = :lease, updated_at = :now"
-                ),
-                ConditionExpression=(
-                    "#status = :submitting AND attempts = :attempt AND "
-                    "(attribute_not_exists(lease_until) OR lease_until < :now)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":token": token,
-                    ":lease": iso(now + lease),
-                    ":now": iso(now),
-                    ":attempt": attempt,
-                    ":submitting": Status.SUBMITTING.value,
-                },
-                ReturnValues="ALL_NEW",
-            )
-            return Claim(ClaimOutcome.TAKEN_OVER, response["Attributes"], token)
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
+        taken = self._update_if(
+            submission_id,
+            UpdateExpression="SET claim_token = :token, lease_until = :lease, updated_at = :now",
+            ConditionExpression=(
+                "#status = :submitting AND attempts = :attempt AND "
+                "(attribute_not_exists(lease_until) OR lease_until < :now)"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":token": token,
+                ":lease": iso(now + lease),
+                ":now": iso(now),
+                ":attempt": attempt,
+                ":submitting": Status.SUBMITTING.value,
+            },
+        )
+        if taken is not None:
+            return Claim(ClaimOutcome.TAKEN_OVER, taken, token)
         current = self.get(submission_id) or {}
         if (
             current.get("status") == Status.SUBMITTING.value
@@ -427,46 +410,36 @@ class ReplicaStore:
         expression = "SET " + ", ".join(sets)
         if remove:
             expression += " REMOVE " + ", ".join(remove)
-        try:
-            response = self.table.update_item(
-                Key={PARTITION_KEY: submission_id},
-                UpdateExpression=expression,
-                ConditionExpression=f"#status IN ({', '.join(placeholders)})",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return None
-            raise
-        item = response["Attributes"]
+        item = self._update_if(
+            submission_id,
+            UpdateExpression=expression,
+            ConditionExpression=f"#status IN ({', '.join(placeholders)})",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        if item is None:
+            return None
         self.on_change(StatusChange.of(item, _previous_status(item)))
         return item
 
     def record_progress(self, submission_id: str, progress: int, now: datetime) -> Item | None:
         """Raise ``training_progress`` of a training item; never lower it, never add history."""
-        try:
-            response = self.table.update_item(
-                Key={PARTITION_KEY: submission_id},
-                UpdateExpression="SET training_progress = :p, updated_at = :now",
-                ConditionExpression=(
-                    "#status = :training AND "
-                    "(attribute_not_exists(training_progress) OR training_progress < :p)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":p": progress,
-                    ":now": iso(now),
-                    ":training": Status.TRAINING.value,
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if _is_conditional_failure(error):
-                return None
-            raise
-        item = response["Attributes"]
+        item = self._update_if(
+            submission_id,
+            UpdateExpression="SET training_progress = :p, updated_at = :now",
+            ConditionExpression=(
+                "#status = :training AND "
+                "(attribute_not_exists(training_progress) OR training_progress < :p)"
+            ),
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":p": progress,
+                ":now": iso(now),
+                ":training": Status.TRAINING.value,
+            },
+        )
+        if item is None:
+            return None
         self.on_change(StatusChange.of(item, Status.TRAINING.value))
         return item
 
@@ -512,6 +485,18 @@ class ReplicaStore:
             history=[self._history_entry(status, now, None)],
         )
         return item
+
+    def _update_if(self, submission_id: str, **request: Any) -> Item | None:
+        """One conditional UpdateItem; the item as written, or None when the condition failed."""
+        try:
+            response = self.table.update_item(
+                Key={PARTITION_KEY: submission_id}, ReturnValues="ALL_NEW", **request
+            )
+        except ClientError as error:
+            if _is_conditional_failure(error):
+                return None
+            raise
+        return response["Attributes"]
 
     def _put_if_absent(self, item: Item) -> bool:
         try:

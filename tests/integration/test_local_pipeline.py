@@ -73,7 +73,7 @@ def test_a_drop_through_the_aws_cli_completes(edges: Edges, tmp_path: Path) -> N
     )
     assert copied.returncode == 0, copied.stderr
 
-    item = edges.wait_for_key("from the cli")
+    item = edges.wait_for_key(key)
 
     assert item["status"] == "completed"
     assert item["training_key"] == key
@@ -110,7 +110,7 @@ def test_a_rejected_drop_shows_its_reason(edges: Edges) -> None:
     edges.upload(key, DATA / "short-20s.mp4")
 
     deadline = time.monotonic() + 30
-    while not (items := edges.items_for("too-short")) and time.monotonic() < deadline:
+    while not (items := edges.items_for(key)) and time.monotonic() < deadline:
         time.sleep(0.25)
 
     [item] = items
