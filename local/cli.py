@@ -65,7 +65,10 @@ def submit(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     for path in files:
         if not path.is_file():
             raise CliError(f"file not found: {path}")
-        reason = check_local_video(path, ValidationLimits())
+        limits = ValidationLimits()
+        reason = check_local_video(
+            path, limits if path is args.file else limits.for_consent_video()
+        )
         if reason:
             raise CliError(f"{path} would be rejected: {reason}")
     if not args.force:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -184,6 +184,8 @@ def check_submission(
 def check_video(path: Path, role: Role, limits: PreflightLimits | None = None) -> VideoReport:
     """Check one file for its role; raises PreflightError when it is not a readable video."""
     limits = limits or PreflightLimits()
+    if role == "consent":  # the statement alone: no training-length floor (as the ingest)
+        limits = replace(limits, video=limits.video.for_consent_video())
     size = _file_size(path)
     container = _open(path)
     with container:

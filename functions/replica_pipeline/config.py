@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import cache
 from urllib.parse import urlsplit
@@ -60,6 +60,11 @@ class ValidationLimits:
     min_resolution: int = 1080  # the shorter side, so portrait 1080x1920 passes
     max_bytes: int = 750 * 1024 * 1024
     probe_max_bytes: int = 4 * 1024 * 1024
+
+    def for_consent_video(self) -> ValidationLimits:
+        """A separate consent video is the spoken statement alone (10 to 20 s): the training
+        length floor is not for it; everything else (format, codec, resolution) is."""
+        return replace(self, min_duration_seconds=0.0)
 
 
 @dataclass(frozen=True)

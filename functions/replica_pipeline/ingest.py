@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from replica_pipeline.adoption import find_earlier_replica
 from replica_pipeline.callback_token import callback_url
 from replica_pipeline.clock import Clock, utc_now
-from replica_pipeline.config import Settings
+from replica_pipeline.config import Settings, ValidationLimits
 from replica_pipeline.keys import (
     META_CALLBACK_TAG,
     META_MODEL_NAME,
@@ -176,9 +176,12 @@ def inspect(
         size=size,
         content_type=str(head.get("ContentType", "")),
     )
-    rejection = check_object(facts, deps.settings.limits)
+    limits = deps.settings.limits
+    if drop.role is Role.CONSENT:
+        limits = limits.for_consent_video()
+    rejection = check_object(facts, limits)
     if rejection is None:
-        rejection = _check_header(bucket, drop.key, version, size, deps)
+        rejection = _check_header(bucket, drop.key, version, size, limits, deps)
     return Part(
         drop=drop,
         bucket=bucket,
@@ -192,7 +195,12 @@ def inspect(
 
 
 def _check_header(
-    bucket: str, key: str, version_id: str | None, size: int, deps: IngestDependencies
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    size: int,
+    limits: ValidationLimits,
+    deps: IngestDependencies,
 ) -> str | None:
     def fetch(first: int, last: int) -> bytes:
         args: dict[str, str] = {"Bucket": bucket, "Key": key, "Range": f"bytes={first}-{last}"}
@@ -200,8 +208,8 @@ def _check_header(
             args["VersionId"] = version_id
         return deps.s3.get_object(**args)["Body"].read()  # type: ignore[arg-type]
 
-    reader = RangedReader(size, fetch, budget=deps.settings.limits.probe_max_bytes)
-    reason = container_rejection(reader, key, deps.settings.limits)
+    reader = RangedReader(size, fetch, budget=limits.probe_max_bytes)
+    reason = container_rejection(reader, key, limits)
     logger.debug(
         "read the container header",
         extra={"key": key, "bytes_read": reader.bytes_fetched, "requests": reader.requests},

@@ -82,3 +82,20 @@ def test_a_rejected_consent_leaves_the_training_half_waiting(pipeline: Pipeline)
     statuses = sorted(item["status"] for item in pipeline.items())
     assert statuses == ["rejected", "training"]
     assert pipeline.tavus_stats()["creates"] == 1
+
+
+def test_a_short_consent_video_is_enough_but_a_short_training_video_is_not(
+    pipeline: Pipeline,
+) -> None:
+    # A consent video is the spoken statement alone: 20 s is plenty for it.
+    pipeline.upload(CONSENT, DATA / "short-20s.mp4")
+    pipeline.upload(TRAIN)
+    assert pipeline.deliver() == {"batchItemFailures": []}
+    assert [item["status"] for item in pipeline.items()] == ["training"]
+
+    # The same 20 s as the training half is still too short.
+    pipeline.upload("uploads/cleo/train.mp4", DATA / "short-20s.mp4")
+    pipeline.upload("uploads/cleo/consent.mp4", DATA / "short-20s.mp4")
+    assert pipeline.deliver() == {"batchItemFailures": []}
+    rejected = [item for item in pipeline.items() if item["status"] == "rejected"]
+    assert [item["error_message"][:30] for item in rejected] == ["training video: video is 20 s "]

@@ -328,6 +328,16 @@ def test_a_training_and_consent_pair_gets_one_report_each(
     assert consent_report.finding(SPEECH_AT_START) is not None
 
 
+def test_a_short_consent_video_passes_the_duration_check(clip: ClipMaker) -> None:
+    # The statement alone takes 10 to 20 s; the 60 s floor is the training video's.
+    consent = clip("short-consent.mp4", seconds=20, speech=[(0, 15)])
+
+    report = check_video(consent, "consent")
+
+    assert report.passed, render_text([report])
+    assert failing(check_video(consent, "training")).keys() >= {DURATION}
+
+
 def test_a_consent_video_that_starts_silent_fails(clip: ClipMaker) -> None:
     consent = clip("late-consent.mp4", seconds=60, speech=[(20, 35)])
 
