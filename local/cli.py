@@ -501,11 +501,14 @@ def _describe(item: dict[str, Any]) -> str:
         f"status      {item['status']}"
         + (f" ({item['training_progress']}%)" if item.get("training_progress") is not None else ""),
     ]
+    if int(item.get("attempts") or 0) > 1:
+        lines.append(f"{'attempt':<11} {item['attempts']}")
     for label, key in (
         ("replica id", "replica_id"),
         ("error", "error_message"),
         ("training", "training_key"),
         ("consent", "consent_key"),
+        ("thumbnail", "thumbnail_video_url"),
         ("updated", "updated_at"),
     ):
         if item.get(key):
