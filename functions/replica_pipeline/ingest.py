@@ -54,6 +54,7 @@ from replica_pipeline.validation import ObjectFacts, check_object
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 logger = Logger(child=True)
 
@@ -158,15 +159,9 @@ def inspect(
     version_id: str | None = None,
 ) -> Part | None:
     """HEAD the object and validate it; None when it no longer exists."""
-    head_args: dict[str, str] = {"Bucket": bucket, "Key": drop.key}
-    if version_id:
-        head_args["VersionId"] = version_id
-    try:
-        head = deps.s3.head_object(**head_args)  # type: ignore[arg-type]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
-            return None
-        raise
+    head = _head(deps, bucket, drop.key, version_id)
+    if head is None:
+        return None
     # The event's size is S3's own figure for this upload; HEAD may describe a newer one.
     size = event_size if event_size is not None else int(head.get("ContentLength", 0))
     version = head.get("VersionId") or version_id
@@ -318,16 +313,22 @@ class Location:
 
 
 def _exists(location: Location, deps: IngestDependencies) -> bool:
-    args: dict[str, str] = {"Bucket": location.bucket, "Key": location.key}
-    if location.version_id and location.version_id != "null":
-        args["VersionId"] = location.version_id
+    return _head(deps, location.bucket, location.key, location.version_id) is not None
+
+
+def _head(
+    deps: IngestDependencies, bucket: str, key: str, version_id: str | None
+) -> HeadObjectOutputTypeDef | None:
+    """HeadObject of the object (that version, when named); None when it no longer exists."""
+    args: dict[str, str] = {"Bucket": bucket, "Key": key}
+    if version_id:  # "null" too: S3's name for the version made before versioning
+        args["VersionId"] = version_id
     try:
-        deps.s3.head_object(**args)  # type: ignore[arg-type]
+        return deps.s3.head_object(**args)  # type: ignore[arg-type]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
-            return False
+            return None
         raise
-    return True
 
 
 def _submit_claimed(
