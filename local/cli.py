@@ -64,7 +64,7 @@ def submit(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     files = [args.file] + ([args.consent] if args.consent else [])
     for path in files:
         if not path.is_file():
-            raise CliError(f"file not found: {path}")
+            raise CliError(_not_a_file(path))
         limits = ValidationLimits()
         reason = check_local_video(
             path, limits if path is args.file else limits.for_consent_video()
@@ -121,6 +121,10 @@ def _upload(s3: Any, bucket: str, key: str, path: Path, metadata: dict[str, str]
     return etag.strip('"')
 
 
+def _not_a_file(path: Path) -> str:
+    return f"not a file: {path}" if path.exists() else f"file not found: {path}"
+
+
 def preflight(video: Path, consent: Path | None) -> list[VideoReport]:
     """The deeper check on this machine (decodes the audio): what Tavus needs of a recording."""
     from local.preflight import PreflightError, check_submission
@@ -137,7 +141,7 @@ def check_command(args: argparse.Namespace) -> int:
 
     for path in (args.file, args.consent):
         if path is not None and not path.is_file():
-            print(f"replicas: file not found: {path}", file=sys.stderr)
+            print(f"replicas: {_not_a_file(path)}", file=sys.stderr)
             return 2
     reports = preflight(args.file, args.consent)
     data = {
