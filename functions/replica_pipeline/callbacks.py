@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -167,9 +167,4 @@ def confirm(parsed: ParsedCallback, deps: CallbackDependencies) -> Observation:
 
 
 def describe(result: CallbackResult) -> dict[str, Any]:
-    return {
-        "submission_id": result.submission_id,
-        "replica_id": result.replica_id,
-        "status": result.status,
-        "changed": result.changed,
-    }
+    return asdict(result)
