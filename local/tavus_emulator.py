@@ -5,7 +5,11 @@ Create Replica bodies like Tavus, really downloads the pre-signed URLs it is
 given (and fails the training, as Tavus would, when a URL is unreachable, would
 expire within 24 hours of signing, or was signed with temporary credentials),
 advances ``training_progress`` on a fast clock and POSTs callbacks. Faults are
-injected through ``POST /_emulator/faults``.
+injected through ``POST /_emulator/faults``: the polite ones (an error before acting, a
+slow answer) and the hard ones a real Tavus has too, such as acting then failing (the
+replica exists, yet the answer is an error or comes after the client gave up), rate
+limits, capped and reordered List pages, stock replicas in the account, and 200 answers
+whose body is not a replica or a page.
 """
 
 from __future__ import annotations
@@ -13,16 +17,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import random
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -34,6 +40,15 @@ MAX_THUMBNAIL_BYTES = 32 * 1024 * 1024
 MIN_URL_LIFETIME = timedelta(hours=24)
 TEMPORARY_KEY_PREFIX = "ASIA"
 PROGRESS_STEPS = (25, 50, 75)
+# Tavus's undocumented maximum List page size, as we assume it (not a fault).
+MAX_LIST_LIMIT = 100
+MAX_STOCK_REPLICAS = 1000
+STOCK_NAMES = ("Anna", "Ben", "Carla", "Dev", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas")
+TOO_MANY_REQUESTS = {"message": HTTPStatus.TOO_MANY_REQUESTS.phrase}
+
+ReplicaType = Literal["user", "system"]
+ListOrder = Literal["newest_first", "oldest_first"]
+LIST_ORDERS: tuple[ListOrder, ...] = ("newest_first", "oldest_first")
 
 
 @dataclass
@@ -49,6 +64,19 @@ class Faults:
     callback_reorder: bool = False
     training_seconds: float | None = None
     fail_training: str | None = None
+    # Acting, then failing: the replica is created and trains, the answer says otherwise.
+    create_errors_after_acting: list[int] = field(default_factory=list)
+    create_answer_delay_ms: float = 0.0
+    # Timed from the moment the faults are set (see TavusEmulator.set_faults).
+    rate_limit_seconds: float = 0.0
+    max_creates_per_second: int | None = None
+    list_page_cap: int | None = None
+    list_order: ListOrder = "newest_first"
+    stock_replicas: int = 0
+    get_errors: list[int] = field(default_factory=list)
+    get_garbage: int = 0
+    list_errors: list[int] = field(default_factory=list)
+    list_garbage: int = 0
 
     @classmethod
     def parse(cls, payload: Any) -> Faults:
@@ -59,17 +87,71 @@ class Faults:
         if unknown:
             raise ValueError(f"unknown fault keys: {', '.join(unknown)}")
         faults = cls(**payload)
-        if not all(isinstance(code, int) and 400 <= code <= 599 for code in faults.create_errors):
-            raise ValueError("create_errors must be a list of HTTP error codes")
-        if (
-            not isinstance(faults.callback_duplicates, int)
-            or not 1 <= faults.callback_duplicates <= 10
-        ):
-            raise ValueError("callback_duplicates must be an integer from 1 to 10")
+        for name, (is_valid, expected) in _FAULT_RULES.items():
+            if not is_valid(getattr(faults, name)):
+                raise ValueError(f"{name} must be {expected}")
         for rate in (faults.callback_drop_rate, faults.callback_duplicate_rate):
             if not isinstance(rate, int | float) or not 0 <= rate <= 1:
                 raise ValueError("callback rates must be numbers between 0 and 1")
         return faults
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not a count
+
+
+def _is_error_codes(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_int(code) and 400 <= code <= 599 for code in value)
+
+
+def _is_duration(value: Any) -> bool:
+    # json.loads accepts Infinity and NaN; neither is a duration anyone can sleep.
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _is_count(value: Any) -> bool:
+    return _is_int(value) and value >= 0
+
+
+def _is_positive_int_or_null(value: Any) -> bool:
+    return value is None or (_is_int(value) and value >= 1)
+
+
+# How each fault key is checked, and what the 400 says it must be.
+_FAULT_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "create_errors": (_is_error_codes, "a list of HTTP error codes"),
+    "callback_duplicates": (lambda v: _is_int(v) and 1 <= v <= 10, "an integer from 1 to 10"),
+    "create_errors_after_acting": (_is_error_codes, "a list of HTTP error codes (400-599)"),
+    "create_answer_delay_ms": (_is_duration, "a number of milliseconds, 0 or more"),
+    "rate_limit_seconds": (_is_duration, "a number of seconds, 0 or more"),
+    "max_creates_per_second": (_is_positive_int_or_null, "a positive integer or null"),
+    "list_page_cap": (_is_positive_int_or_null, "a positive integer or null"),
+    "list_order": (lambda v: v in LIST_ORDERS, "one of " + ", ".join(LIST_ORDERS)),
+    "stock_replicas": (
+        lambda v: _is_int(v) and 0 <= v <= MAX_STOCK_REPLICAS,
+        f"an integer from 0 to {MAX_STOCK_REPLICAS}",
+    ),
+    "get_errors": (_is_error_codes, "a list of HTTP error codes (400-599)"),
+    "get_garbage": (_is_count, "an integer, 0 or more"),
+    "list_errors": (_is_error_codes, "a list of HTTP error codes (400-599)"),
+    "list_garbage": (_is_count, "an integer, 0 or more"),
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer of the Tavus API: status, JSON body (None: an empty body), extra headers."""
+
+    code: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    # Sent only after this wait, which the handler sleeps outside the emulator lock.
+    delay_seconds: float = 0.0
 
 
 @dataclass
@@ -89,6 +171,7 @@ class Replica:
     # The training video as downloaded; served as the thumbnail once training completes.
     video: bytes | None = None
     thumbnail_video_url: str | None = None
+    replica_type: ReplicaType = "user"
 
     def public(self, *, verbose: bool = False, listing: bool = False) -> dict[str, Any]:
         """The replica as Tavus's Get Replica (or, with ``listing``, List Replicas) shows it."""
@@ -105,7 +188,7 @@ class Replica:
             body["updated_at"] = _tavus_time(self.updated_at)
             body["error_message"] = self.error_message
         if verbose:
-            body["replica_type"] = "user"
+            body["replica_type"] = self.replica_type
         return body
 
 
@@ -129,9 +212,16 @@ class TavusEmulator:
         self.training_seconds = training_seconds
         self.clock = clock
         self.faults = Faults()
+        # What was created through the API; stock replicas (a fault) live apart in ``stock``.
         self.replicas: dict[str, Replica] = {}
+        self.stock: dict[str, Replica] = {}
         self.stats = {"creates": 0, "downloads": 0, "callbacks_sent": 0, "callbacks_failed": 0}
         self.lock = threading.RLock()
+        # Timed faults run on real monotonic time: the injectable clock may stand still.
+        self._rate_limited_until = 0.0
+        self._recent_creates: deque[float] = deque()  # accepted-create times, last second
+        self._get_garbage_served = 0
+        self._list_garbage_served = 0
         self._random = random.Random()  # nosec B311 # noqa: S311 - fault injection, not security
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -145,7 +235,10 @@ class TavusEmulator:
         return f"http://{host!s}:{port}"
 
     def start(self) -> TavusEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # stop() waits up to one poll interval; the default 0.5 s dominates a test's teardown.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -154,23 +247,124 @@ class TavusEmulator:
         self._server.shutdown()
         self._server.server_close()
 
-    def reset_faults(self) -> None:
+    def set_faults(self, faults: Faults) -> None:
+        """Replace every fault; timed ones (rate limits) count from now."""
+        stock = self._stock_replicas(faults.stock_replicas)
         with self.lock:
-            self.faults = Faults()
+            self.faults = faults
+            self.stock = stock
+            self._rate_limited_until = time.monotonic() + faults.rate_limit_seconds
+            self._recent_creates.clear()
+            self._get_garbage_served = 0
+            self._list_garbage_served = 0
+
+    def reset_faults(self) -> None:
+        self.set_faults(Faults())
 
     # -- the API -------------------------------------------------------------
 
-    def create(self, body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def rate_limit_answer(self) -> Answer | None:
+        """The 429 every API call gets during a ``rate_limit_seconds`` period, else None."""
+        with self.lock:
+            remaining = self._rate_limited_until - time.monotonic()
+            if remaining <= 0:
+                return None
+            retry_after = self.faults.retry_after_seconds
+        if retry_after is None:
+            retry_after = max(1, math.ceil(remaining))
+        return Answer(429, TOO_MANY_REQUESTS, {"Retry-After": f"{retry_after:g}"})
+
+    def create(self, body: Any) -> Answer:
+        # One lock section from the rate check to storing the replica, so concurrent
+        # creates can neither slip past max_creates_per_second nor double-count.
         with self.lock:
             if self.faults.create_errors:
-                code = self.faults.create_errors.pop(0)
-                headers = {}
-                if code == 429 and self.faults.retry_after_seconds is not None:
-                    headers["Retry-After"] = f"{self.faults.retry_after_seconds:g}"
-                return code, {"message": HTTPStatus(code).phrase}, headers
-        problem = _invalid_create_body(body)
-        if problem:
-            return 400, {"error": problem}, {}
+                return self._injected_error(self.faults.create_errors.pop(0))
+            if self._create_rate_exceeded():
+                return Answer(429, TOO_MANY_REQUESTS, {"Retry-After": "1"})
+            problem = _invalid_create_body(body)
+            if problem:
+                return Answer(400, {"error": problem})
+            replica = self._store_new_replica(body)
+            training_seconds = self.faults.training_seconds or self.training_seconds
+            failure = self.faults.fail_training
+            delay_seconds = self.faults.create_answer_delay_ms / 1000
+            answer = (
+                self._injected_error(self.faults.create_errors_after_acting.pop(0))
+                if self.faults.create_errors_after_acting
+                else Answer(200, {"replica_id": replica.replica_id, "status": "started"})
+            )
+        threading.Thread(
+            target=self._train, args=(replica, training_seconds, failure), daemon=True
+        ).start()
+        return replace(answer, delay_seconds=delay_seconds)
+
+    def get(self, replica_id: str, verbose: bool) -> Answer:
+        with self.lock:
+            if self.faults.get_errors:
+                return self._injected_error(self.faults.get_errors.pop(0))
+            if self.faults.get_garbage:
+                self.faults.get_garbage -= 1
+                self._get_garbage_served += 1
+                return Answer(200, _not_a_replica(self._get_garbage_served - 1))
+            replica = self.replicas.get(replica_id) or self.stock.get(replica_id)
+            if replica is None or replica.deleted:
+                return Answer(400, {"error": "Invalid replica_id"})
+            return Answer(200, replica.public(verbose=verbose))
+
+    def list(self, page: int, limit: int, verbose: bool, replica_type: str | None = None) -> Answer:
+        with self.lock:
+            if self.faults.list_errors:
+                return self._injected_error(self.faults.list_errors.pop(0))
+            if replica_type not in (None, "user", "system"):
+                return Answer(400, {"error": "Invalid replica_type"})
+            listed = [
+                r
+                for r in (*self.replicas.values(), *self.stock.values())
+                if not r.deleted and replica_type in (None, r.replica_type)
+            ]
+            listed.sort(
+                key=lambda r: r.created_at, reverse=self.faults.list_order == "newest_first"
+            )
+            size = min(limit, self.faults.list_page_cap or limit)
+            items = [
+                r.public(verbose=verbose, listing=True)
+                for r in listed[(page - 1) * size : page * size]
+            ]
+            if self.faults.list_garbage:
+                self.faults.list_garbage -= 1
+                self._list_garbage_served += 1
+                return Answer(200, _not_a_page(self._list_garbage_served - 1, items))
+            return Answer(200, {"data": items, "total_count": len(listed)})
+
+    def delete(self, replica_id: str) -> Answer:
+        with self.lock:
+            # Stock replicas are Tavus's, not the account's: they cannot be deleted.
+            replica = self.replicas.get(replica_id)
+            if replica is None or replica.deleted:
+                return Answer(400, {"error": "Invalid replica_id"})
+            replica.deleted = True
+            return Answer(200)
+
+    # -- faults --------------------------------------------------------------
+
+    def _injected_error(self, code: int) -> Answer:
+        """A fault's error answer; a 429 says Retry-After when retry_after_seconds is set."""
+        headers = {}
+        if code == 429 and self.faults.retry_after_seconds is not None:
+            headers["Retry-After"] = f"{self.faults.retry_after_seconds:g}"
+        return Answer(code, {"message": HTTPStatus(code).phrase}, headers)
+
+    def _create_rate_exceeded(self) -> bool:
+        """Whether max_creates_per_second creates were accepted in the last second (lock held)."""
+        now = time.monotonic()
+        while self._recent_creates and now - self._recent_creates[0] >= 1.0:
+            self._recent_creates.popleft()
+        limit = self.faults.max_creates_per_second
+        return limit is not None and len(self._recent_creates) >= limit
+
+    def _store_new_replica(self, body: dict[str, Any]) -> Replica:
+        """Store and count a created replica (lock held)."""
         now = self.clock()
         replica = Replica(
             replica_id="r" + secrets.token_hex(5),
@@ -180,40 +374,30 @@ class TavusEmulator:
             updated_at=now,
             request=body,
         )
-        with self.lock:
-            self.replicas[replica.replica_id] = replica
-            self.stats["creates"] += 1
-            training_seconds = self.faults.training_seconds or self.training_seconds
-            failure = self.faults.fail_training
-        threading.Thread(
-            target=self._train, args=(replica, training_seconds, failure), daemon=True
-        ).start()
-        return 200, {"replica_id": replica.replica_id, "status": "started"}, {}
+        self.replicas[replica.replica_id] = replica
+        self.stats["creates"] += 1
+        self._recent_creates.append(time.monotonic())
+        return replica
 
-    def get(self, replica_id: str, verbose: bool) -> tuple[int, dict[str, Any]]:
-        with self.lock:
-            replica = self.replicas.get(replica_id)
-            if replica is None or replica.deleted:
-                return 400, {"error": "Invalid replica_id"}
-            return 200, replica.public(verbose=verbose)
-
-    def list(self, page: int, limit: int, verbose: bool) -> dict[str, Any]:
-        with self.lock:
-            live = [r for r in self.replicas.values() if not r.deleted]
-            live.sort(key=lambda r: r.created_at, reverse=True)
-            chunk = live[(page - 1) * limit : page * limit]
-            return {
-                "data": [r.public(verbose=verbose, listing=True) for r in chunk],
-                "total_count": len(live),
-            }
-
-    def delete(self, replica_id: str) -> int:
-        with self.lock:
-            replica = self.replicas.get(replica_id)
-            if replica is None or replica.deleted:
-                return 400
-            replica.deleted = True
-            return 200
+    def _stock_replicas(self, count: int) -> dict[str, Replica]:
+        """Tavus's ready-made replicas, each a day older than the one before."""
+        now = self.clock()
+        stock = {}
+        for index in range(count):
+            created_at = now - timedelta(days=index + 1)
+            replica = Replica(
+                replica_id="rs" + secrets.token_hex(5),
+                replica_name=f"Stock {STOCK_NAMES[index % len(STOCK_NAMES)]} {index + 1}",
+                model_name="phoenix-3",
+                created_at=created_at,
+                updated_at=created_at,
+                request={},
+                status="completed",
+                progress=100,
+                replica_type="system",
+            )
+            stock[replica.replica_id] = replica
+        return stock
 
     # -- training ------------------------------------------------------------
 
@@ -316,6 +500,16 @@ class TavusEmulator:
                 self.stats["callbacks_sent" if 200 <= code < 300 else "callbacks_failed"] += 1
 
 
+def _not_a_replica(served: int) -> Any:
+    """The body of the ``served``-th garbage Get answer: empty, a bare list, or null data."""
+    return (None, [], {"data": None})[served % 3]
+
+
+def _not_a_page(served: int, items: list[dict[str, Any]]) -> Any:
+    """The body of the ``served``-th garbage List answer: renamed, bare, or empty."""
+    return ({"replicas": items}, items, None)[served % 3]
+
+
 def _invalid_create_body(body: Any) -> str | None:
     if not isinstance(body, dict):
         return "Invalid request body"
@@ -359,9 +553,22 @@ def _url_lifetime_problem(url: str, now: datetime) -> str | None:
     return None
 
 
+def _page_and_limit(query: dict[str, str]) -> tuple[int, int] | None:
+    """List paging from the query, out-of-range values clamped; None if not integers."""
+    try:
+        page = int(query.get("page") or 1)
+        limit = int(query.get("limit") or 10)
+    except ValueError:
+        return None
+    return max(1, page), min(MAX_LIST_LIMIT, max(1, limit))
+
+
 def _handler_for(emulator: TavusEmulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as two writes; with Nagle on, each answer waits ~40 ms
+        # for the client's delayed ACK.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet by default
             return
@@ -391,27 +598,33 @@ def _handler_for(emulator: TavusEmulator) -> type[BaseHTTPRequestHandler]:
                 self._send(401, {"message": "Invalid access token"})
                 return
             latency = emulator.faults.latency_ms / 1000
-            if method == "POST" and path == REPLICAS_PATH:
+            verbose = query.get("verbose") == "true"
+            limited = emulator.rate_limit_answer()
+            if limited is not None:
+                time.sleep(latency)
+                self._answer(limited)
+            elif method == "POST" and path == REPLICAS_PATH:
                 try:
                     body = json.loads(raw or b"null")
                 except json.JSONDecodeError:
                     body = None
-                code, answer, headers = emulator.create(body)
+                answer = emulator.create(body)
                 time.sleep(latency)  # after acting: a slow answer, as a timeout sees it
-                self._send(code, answer, headers)
+                self._answer(answer)
             elif method == "GET" and path == REPLICAS_PATH:
                 time.sleep(latency)
-                page = max(1, int(query.get("page", "1") or 1))
-                limit = min(100, max(1, int(query.get("limit", "10") or 10)))
-                self._send(200, emulator.list(page, limit, query.get("verbose") == "true"))
+                paging = _page_and_limit(query)
+                if paging is None:
+                    self._send(400, {"error": "Invalid page or limit"})
+                    return
+                page, limit = paging
+                self._answer(emulator.list(page, limit, verbose, query.get("replica_type")))
             elif method == "GET" and path.startswith(REPLICAS_PATH + "/"):
                 time.sleep(latency)
-                code, answer = emulator.get(path.rsplit("/", 1)[1], query.get("verbose") == "true")
-                self._send(code, answer)
+                self._answer(emulator.get(path.rsplit("/", 1)[1], verbose))
             elif method == "DELETE" and path.startswith(REPLICAS_PATH + "/"):
                 time.sleep(latency)
-                code = emulator.delete(path.rsplit("/", 1)[1])
-                self._send(code, None if code == 200 else {"error": "Invalid replica_id"})
+                self._answer(emulator.delete(path.rsplit("/", 1)[1]))
             else:
                 self._send(404, {"message": "Not found"})
 
@@ -422,8 +635,7 @@ def _handler_for(emulator: TavusEmulator) -> type[BaseHTTPRequestHandler]:
                 except (ValueError, TypeError) as error:
                     self._send(400, {"error": str(error)})
                     return
-                with emulator.lock:
-                    emulator.faults = faults
+                emulator.set_faults(faults)
                 self._send(200, asdict(faults))
             elif method == "POST" and path == "/_emulator/reset":
                 emulator.reset_faults()
@@ -464,6 +676,10 @@ def _handler_for(emulator: TavusEmulator) -> type[BaseHTTPRequestHandler]:
             self.send_header("Access-Control-Allow-Origin", "*")
             self.end_headers()
             self.wfile.write(video)
+
+        def _answer(self, answer: Answer) -> None:
+            time.sleep(answer.delay_seconds)
+            self._send(answer.code, answer.body, answer.headers)
 
         def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
             payload = b"" if body is None else json.dumps(body).encode("utf-8")
