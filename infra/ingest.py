@@ -21,10 +21,11 @@ from infra.functions import FunctionSpec, FunctionsRuntime, PipelineFunction
 from infra.nag import acknowledge, nag_reference
 from infra.secrets import PipelineSecrets
 from infra.storage import ReplicasTable, UploadsBucket
+from replica_pipeline.config import INGEST_QUEUE_URL, INGEST_TIMEOUT_SECONDS
 
 HANDLER = "replica_pipeline.handlers.ingest.handler"
-# A batch of ten drops: HEAD and a few ranged GETs each, then one Create Replica with retries.
-TIMEOUT = Duration.minutes(2)
+# Records that would not fit in it are deferred, not started (replica_pipeline.time_budget).
+TIMEOUT = Duration.seconds(INGEST_TIMEOUT_SECONDS)
 # The claim on a submission outlives any invocation holding it (SUBMIT_LEASE_SECONDS).
 SUBMIT_LEASE = Duration.minutes(5)
 # AWS's advice for SQS event sources: visibility at least six times the function timeout.
@@ -128,6 +129,8 @@ class Ingest(Construct):
             "moves to the ingest queue's dead-letter queue through its redrive policy.",
         )
 
+        # Deferred records (rate limited, busy, out of time) are queued again by ingest.
+        function.add_environment(INGEST_QUEUE_URL, self.queue.queue_url)
         self._grant(props, self.handler.role)
 
     def _acknowledge_notifications_handler(self) -> None:
@@ -171,6 +174,13 @@ class Ingest(Construct):
             )
         )
         props.event_bus.grant_put_events_to(role)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DeferToIngestQueue",
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+            )
+        )
         policy = self.handler.role.node.find_child("DefaultPolicy")
         acknowledge(
             policy,

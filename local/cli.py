@@ -296,6 +296,8 @@ def console_command(target: Target, args: argparse.Namespace) -> int:
 
 
 def dead_letters(target: Target, *, redrive: bool) -> dict[str, Any]:
+    from replica_pipeline.deferral import QueuedMessage
+
     sqs = target.client("sqs")
     shown: list[dict[str, Any]] = []
     moved = 0
@@ -312,16 +314,22 @@ def dead_letters(target: Target, *, redrive: bool) -> dict[str, Any]:
         for message in fresh:
             shown.append({"message_id": message["MessageId"], "keys": _keys_of(message["Body"])})
             if redrive:
-                sqs.send_message(QueueUrl=target.queue_url, MessageBody=message["Body"])
+                # A deferred copy goes back as the original: its wait starts afresh.
+                original = QueuedMessage.read(message["Body"]).body
+                sqs.send_message(QueueUrl=target.queue_url, MessageBody=original)
                 sqs.delete_message(QueueUrl=target.dlq_url, ReceiptHandle=message["ReceiptHandle"])
                 moved += 1
     return {"dead_letters": shown, "redriven": moved}
 
 
 def _keys_of(body: str) -> list[str]:
+    from replica_pipeline.deferral import QueuedMessage
     from replica_pipeline.keys import MalformedNotification, parse_notification
     from replica_pipeline.retry import retry_request_in
 
+    message = QueuedMessage.read(body)
+    if message.waiting_since is not None:
+        return [f"{key} (waiting since {message.waiting_since})" for key in _keys_of(message.body)]
     request = retry_request_in(body)
     if request is not None:
         return [f"retry of {request.submission_id} (attempt {request.attempt})"]

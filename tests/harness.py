@@ -38,7 +38,12 @@ SAMPLE_VIDEO = ROOT / "samples" / "sample.mp4"
 DATA = Path(__file__).resolve().parent / "data"
 TAVUS_TEST_KEY = "tavus-test-key"
 # Tavus retries here wait a few milliseconds, not seconds.
-FAST_TAVUS = {"TAVUS_BACKOFF_SECONDS": "0.01", "TAVUS_READ_TIMEOUT_SECONDS": "2"}
+# A create whose outcome is unknown may be looked up at once (the emulator acts at once).
+FAST_TAVUS = {
+    "TAVUS_BACKOFF_SECONDS": "0.01",
+    "TAVUS_READ_TIMEOUT_SECONDS": "2",
+    "CREATE_SETTLE_SECONDS": "0",
+}
 
 
 @dataclass
@@ -93,7 +98,14 @@ class Pipeline:
             tavus=lambda: TavusClient(settings.tavus, api_key),
             signing_client=lambda: make_signing_client(signer, self.resources.region),
             callback_key=lambda: hmac_key,
+            requeue=self.requeue,
             clock=self.clock,
+        )
+
+    def requeue(self, body: str, delay_seconds: int) -> None:
+        """What the ingest function does to defer a record: queue it again, delayed."""
+        self.sqs.send_message(
+            QueueUrl=self.resources.queue_url, MessageBody=body, DelaySeconds=delay_seconds
         )
 
     # -- the edges -----------------------------------------------------------
@@ -133,22 +145,23 @@ class Pipeline:
     def sqs_event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         return lambda_sqs_event(messages, self.resources.queue_arn, self.resources.region)
 
-    def invoke(self, handler: str, event: dict[str, Any]) -> Any:
+    def invoke(self, handler: str, event: dict[str, Any], timeout_seconds: float = 60.0) -> Any:
         """Run a real handler module, configured only through its environment, as a cold start."""
         module = importlib.import_module(f"replica_pipeline.handlers.{handler}")
         saved = dict(os.environ)
         os.environ.update(self.environment)
         _forget_cold_start(module)
         try:
-            return module.handler(event, LocalLambdaContext(f"replica-pipeline-{handler}"))
+            context = LocalLambdaContext(f"replica-pipeline-{handler}", timeout_seconds)
+            return module.handler(event, context)
         finally:
             os.environ.clear()
             os.environ.update(saved)
             _forget_cold_start(module)
 
-    def invoke_ingest(self, event: dict[str, Any]) -> dict[str, Any]:
+    def invoke_ingest(self, event: dict[str, Any], timeout_seconds: float = 60.0) -> dict[str, Any]:
         try:
-            result: dict[str, Any] = self.invoke("ingest", event)
+            result: dict[str, Any] = self.invoke("ingest", event, timeout_seconds)
         except Exception:
             # Lambda's answer to a function error: every record of the batch goes back.
             result = {

@@ -23,6 +23,8 @@ def find_earlier_replica(
     tavus_replica_name: str,
     first_claimed_at: str,
     exclude: Collection[str] = (),
+    *,
+    deadline: float | None = None,
 ) -> str | None:
     """The replica an interrupted attempt created, found by its unique name and age.
 
@@ -30,10 +32,12 @@ def find_earlier_replica(
     attempt that died after calling Create Replica got through. ``exclude``
     names the replicas of earlier attempts (a person's retry after a failed
     training): they carry the same name and may be recent, but are not this
-    attempt's.
+    attempt's. A listing Tavus could not give in full raises
+    (``TavusListingIncomplete`` or another ``TavusUnavailable``): "not found"
+    is said only after every one of the account's replicas was seen.
     """
     not_before = parse_iso(first_claimed_at) - ADOPTION_CLOCK_SKEW if first_claimed_at else None
-    for replica in tavus.iter_replicas():
+    for replica in tavus.list_user_replicas(deadline=deadline):
         if replica.get("replica_name") != tavus_replica_name:
             continue
         created_at = replica.get("created_at")

@@ -31,6 +31,8 @@ TAVUS_MAX_RETRIES = "TAVUS_MAX_RETRIES"
 TAVUS_MAX_RETRY_AFTER = "TAVUS_MAX_RETRY_AFTER_SECONDS"
 TAVUS_BACKOFF_SECONDS = "TAVUS_BACKOFF_SECONDS"
 SUBMIT_LEASE_SECONDS = "SUBMIT_LEASE_SECONDS"
+CREATE_SETTLE_SECONDS = "CREATE_SETTLE_SECONDS"
+MAX_DEFERRAL_HOURS = "MAX_DEFERRAL_HOURS"
 EVENT_BUS_NAME = "EVENT_BUS_NAME"
 PAIR_TIMEOUT_HOURS = "PAIR_TIMEOUT_HOURS"
 STALE_SUBMITTING_MINUTES = "STALE_SUBMITTING_MINUTES"
@@ -38,6 +40,10 @@ STUCK_TRAINING_HOURS = "STUCK_TRAINING_HOURS"
 RECONCILE_BATCH_SIZE = "RECONCILE_BATCH_SIZE"
 # The ingest queue, for the status API's retries (the only function that sends to it).
 INGEST_QUEUE_URL = "INGEST_QUEUE_URL"
+
+# The ingest function's timeout (the CDK stack and the local stack both use it); the
+# time budget in ``replica_pipeline.ingest_budget`` checks that a record fits in it.
+INGEST_TIMEOUT_SECONDS = 120
 
 DEFAULT_TAVUS_API_URL = "https://tavusapi.com"
 DEFAULT_UPLOAD_PREFIX = "uploads/"
@@ -73,12 +79,26 @@ class TavusSettings:
     api_key_secret_arn: str
     connect_timeout: float = 3.05
     read_timeout: float = 15.0
-    max_retries: int = 4
-    # A Retry-After longer than this is not slept through in the function;
-    # the record goes back to the queue instead.
-    max_retry_after: float = 20.0
-    # Exponential backoff base: waits of about 0.5, 1, 2, 4 s (plus jitter).
+    max_retries: int = 3
+    # A Retry-After longer than this is not slept through in the function (waiting
+    # costs nothing in the queue): the work is deferred there instead.
+    max_retry_after: float = 5.0
+    # Exponential backoff base: waits of about 0.5, 1, 2 s (plus jitter), at most the cap.
     backoff_seconds: float = 0.5
+    backoff_max_seconds: float = 8.0
+
+    @property
+    def slowest_attempt_seconds(self) -> float:
+        """One request that connects at the last moment and answers at the last moment."""
+        return self.connect_timeout + self.read_timeout
+
+    @property
+    def slowest_call_seconds(self) -> float:
+        """A call with every retry: each attempt at its slowest, each wait at its longest."""
+        longest_wait = max(self.max_retry_after, self.backoff_max_seconds + self.backoff_seconds)
+        return (self.max_retries + 1) * self.slowest_attempt_seconds + (
+            self.max_retries * longest_wait
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,12 @@ class Settings:
     submit_lease: timedelta
     limits: ValidationLimits
     tavus: TavusSettings
+    # After a Create Replica whose outcome is unknown, how long its claim is kept
+    # before anyone looks in Tavus for the replica (a slow POST may still land).
+    create_settle: timedelta = timedelta(seconds=120)
+    # How long a drop may wait in the queue (rate limited, or its submission busy)
+    # without using up its deliveries; past this, each wait costs one.
+    max_deferral: timedelta = timedelta(hours=24)
     event_bus_name: str = "default"
     reconcile: ReconcileSettings = ReconcileSettings()
     ingest_queue_url: str | None = None  # set for the status API, which queues retries
@@ -126,6 +152,8 @@ class Settings:
             signer_secret_arn=reader.text(SIGNER_SECRET_ARN),
             presign_lifetime=timedelta(hours=presign_hours),
             submit_lease=timedelta(seconds=reader.number(SUBMIT_LEASE_SECONDS, default=300.0)),
+            create_settle=timedelta(seconds=reader.number(CREATE_SETTLE_SECONDS, default=120.0)),
+            max_deferral=timedelta(hours=reader.number(MAX_DEFERRAL_HOURS, default=24.0)),
             limits=ValidationLimits(
                 min_duration_seconds=reader.number(MIN_DURATION_SECONDS, default=60.0),
                 min_resolution=int(reader.number(MIN_RESOLUTION, default=1080)),
@@ -137,8 +165,8 @@ class Settings:
                 api_key_secret_arn=reader.text(TAVUS_API_KEY_SECRET_ARN),
                 connect_timeout=reader.number(TAVUS_CONNECT_TIMEOUT, default=3.05),
                 read_timeout=reader.number(TAVUS_READ_TIMEOUT, default=15.0),
-                max_retries=int(reader.number(TAVUS_MAX_RETRIES, default=4)),
-                max_retry_after=reader.number(TAVUS_MAX_RETRY_AFTER, default=20.0),
+                max_retries=int(reader.number(TAVUS_MAX_RETRIES, default=3)),
+                max_retry_after=reader.number(TAVUS_MAX_RETRY_AFTER, default=5.0),
                 backoff_seconds=reader.number(TAVUS_BACKOFF_SECONDS, default=0.5),
             ),
             event_bus_name=reader.text(EVENT_BUS_NAME, default="default"),

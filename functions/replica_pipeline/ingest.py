@@ -4,18 +4,27 @@ Steps per record: classify the key, HEAD the object, validate it (name, type,
 size, then the container header through ranged reads), pair separate-consent
 halves, claim the submission, pre-sign, call Tavus, record the replica id.
 
-Failures come in two kinds. Permanent ones (bad video, Tavus said no, the
+Failures come in three kinds. Permanent ones (bad video, Tavus said no, the
 signer key is temporary) are written on the item and the record is
-acknowledged. Transient ones (Tavus down, another invocation holds the claim,
-AWS hiccups) raise, so the batch processor returns the record to the queue and,
+acknowledged. Waits (Tavus rate limits us, another invocation holds the claim,
+the invocation is out of time) raise ``Deferred``: the record is queued again
+with a delay, without using up a delivery. Transient failures (Tavus down or
+answering 5xx, a create whose outcome is unknown, AWS hiccups, a broken S3
+read) raise, so the batch processor returns the record to the queue and,
 after enough tries, to the dead-letter queue.
+
+Exactly one Create Replica per submission: only the holder of the
+submission's claim calls it, and a holder whose claim may hide an earlier
+create (a holder died, or a create's outcome was unknown) first lists Tavus
+completely and adopts what it finds.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +33,9 @@ from botocore.exceptions import ClientError
 
 from replica_pipeline.adoption import find_earlier_replica
 from replica_pipeline.callback_token import callback_url
-from replica_pipeline.clock import Clock, utc_now
+from replica_pipeline.clock import Clock, parse_iso, utc_now
 from replica_pipeline.config import Settings, ValidationLimits
+from replica_pipeline.deferral import Deferred, QueuedMessage
 from replica_pipeline.keys import (
     META_CALLBACK_TAG,
     META_MODEL_NAME,
@@ -35,21 +45,30 @@ from replica_pipeline.keys import (
     Role,
     classify,
     metadata_text,
+    pair_folder,
     parse_notification,
-    sibling_prefix,
 )
 from replica_pipeline.media_probe import RangedReader, container_rejection
 from replica_pipeline.presigner import PresignRefused, presign_get
 from replica_pipeline.retry import RetryRequest, retry_request_in
 from replica_pipeline.states import Status
 from replica_pipeline.store import (
+    CLAIM_ATTRIBUTES,
     Claim,
     ClaimOutcome,
     ReplicaStore,
     Submission,
     SubmissionKind,
 )
-from replica_pipeline.tavus import TavusClient, TavusRejected, TavusUnavailable
+from replica_pipeline.tavus import (
+    TavusClient,
+    TavusOutcomeUnknown,
+    TavusOutOfTime,
+    TavusRateLimited,
+    TavusRejected,
+    TavusUnavailable,
+)
+from replica_pipeline.time_budget import RecordBudget
 from replica_pipeline.validation import ObjectFacts, check_object
 
 if TYPE_CHECKING:
@@ -62,6 +81,7 @@ logger = Logger(child=True)
 class Outcome(StrEnum):
     SUBMITTED = "submitted"
     ADOPTED = "adopted"  # an earlier, interrupted attempt had reached Tavus
+    DEFERRED = "deferred"  # queued again to wait (rate limited, busy, out of time)
     DUPLICATE = "duplicate"
     WAITING = "waiting"
     REJECTED = "rejected"
@@ -69,8 +89,8 @@ class Outcome(StrEnum):
     IGNORED = "ignored"
 
 
-class SubmissionBusy(Exception):
-    """Another invocation holds a live claim on this submission; retry later."""
+class SubmissionBusy(Deferred):
+    """Another invocation holds a live claim on this submission; come back when it ends."""
 
 
 @dataclass
@@ -81,7 +101,11 @@ class IngestDependencies:
     tavus: Callable[[], TavusClient]
     signing_client: Callable[[], Any]  # raises PresignRefused for temporary credentials
     callback_key: Callable[[], bytes]
+    # Puts a message back on the ingest queue with a delay in seconds (a deferral).
+    requeue: Callable[[str, int], None]
     clock: Clock = field(default=utc_now)
+    # The monotonic time by which this record's Tavus calls must be over (None: no limit).
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +141,34 @@ def combined_submission_id(bucket: str, name: str, etag: str) -> str:
 
 def pair_submission_id(bucket: str, name: str, training_etag: str, consent_etag: str) -> str:
     return submission_id(bucket, name, "pair", training_etag.strip('"'), consent_etag.strip('"'))
+
+
+def ingest_record(
+    body: str, deps: IngestDependencies, budget: RecordBudget | None = None
+) -> list[Outcome]:
+    """Handle one ingest-queue record within the invocation's time ``budget``.
+
+    A record that has to wait is queued again (``Deferred``) rather than failed,
+    so waiting never uses up its deliveries, unless it has already waited
+    longer than ``max_deferral``: then it fails like any other error.
+    """
+    message = QueuedMessage.read(body)
+    try:
+        if budget is None:
+            return ingest_message(message.body, deps)
+        if not budget.enough_for_a_record(deps.settings):
+            raise Deferred("not enough time left in this invocation for one more record", 0)
+        return ingest_message(message.body, replace(deps, deadline=budget.deadline))
+    except Deferred as wait:
+        now = deps.clock()
+        if message.waited_too_long(now, deps.settings.max_deferral):
+            raise
+        deps.requeue(message.deferred_copy(now), wait.delay_seconds)
+        logger.info(
+            "record deferred",
+            extra={"reason": str(wait), "delay_seconds": wait.delay_seconds},
+        )
+        return [Outcome.DEFERRED]
 
 
 def ingest_message(body: str, deps: IngestDependencies) -> list[Outcome]:
@@ -237,10 +289,17 @@ def _ingest_pair_part(part: Part, deps: IngestDependencies) -> Outcome:
 
 def _find_sibling(part: Part, deps: IngestDependencies) -> Part | None:
     """The other half of a pair, inspected, or None when it has not arrived."""
-    prefix = sibling_prefix(part.drop, deps.settings.upload_prefix)
-    listing = deps.s3.list_objects_v2(Bucket=part.bucket, Prefix=prefix, MaxKeys=20)
+    # The whole folder, not a "consent." prefix: S3 keys are case-sensitive but the
+    # convention is not, so Consent.mp4 and CONSENT.MP4 are halves too.
+    folder = pair_folder(part.drop, deps.settings.upload_prefix)
+    paginator = deps.s3.get_paginator("list_objects_v2")
+    entries = [
+        entry
+        for page in paginator.paginate(Bucket=part.bucket, Prefix=folder, Delimiter="/")
+        for entry in page.get("Contents", [])
+    ]
     candidates = []
-    for entry in listing.get("Contents", []):
+    for entry in entries:
         drop = classify(entry["Key"], deps.settings.upload_prefix)
         if drop and drop.name == part.drop.name and drop.role is not part.drop.role:
             candidates.append((entry["LastModified"], drop))
@@ -253,7 +312,7 @@ def _find_sibling(part: Part, deps: IngestDependencies) -> Part | None:
 def submit(submission: Submission, parts: list[Part], deps: IngestDependencies) -> Outcome:
     """Claim the submission and call Create Replica once, recording the result."""
     claim = deps.store.claim(submission, deps.clock(), deps.settings.submit_lease)
-    if not _holds(claim, submission.submission_id):
+    if not _holds(claim, submission.submission_id, deps.clock()):
         return Outcome.DUPLICATE
     locations = [Location(part.bucket, part.drop.key, part.version_id) for part in parts]
     return _submit_claimed(submission, claim, locations, deps)
@@ -263,7 +322,7 @@ def resubmit(request: RetryRequest, deps: IngestDependencies) -> Outcome:
     """Submit the attempt a retry started, with fresh pre-signed URLs of the same objects."""
     sid = request.submission_id
     claim = deps.store.claim_retry(sid, request.attempt, deps.clock(), deps.settings.submit_lease)
-    if not _holds(claim, sid):
+    if not _holds(claim, sid, deps.clock()):
         return Outcome.DUPLICATE
     submission = Submission.from_item(claim.item)
     locations = [
@@ -284,16 +343,19 @@ def resubmit(request: RetryRequest, deps: IngestDependencies) -> Outcome:
                 "error_message": f"{', '.join(gone)} is no longer in the bucket; "
                 "upload the video again instead of retrying"
             },
-            remove=("lease_until", "claim_token"),
+            remove=CLAIM_ATTRIBUTES,
         )
         return Outcome.FAILED
     return _submit_claimed(submission, claim, locations, deps)
 
 
-def _holds(claim: Claim, sid: str) -> bool:
+def _holds(claim: Claim, sid: str, now: datetime) -> bool:
     """Whether we may call Tavus; raises SubmissionBusy while someone else may."""
     if claim.outcome is ClaimOutcome.BUSY:
-        raise SubmissionBusy(f"submission {sid} is being submitted elsewhere")
+        lease_left = (
+            (parse_iso(claim.lease_until) - now).total_seconds() if claim.lease_until else 0
+        )
+        raise SubmissionBusy(f"submission {sid} is being submitted elsewhere", max(1.0, lease_left))
     if claim.outcome is ClaimOutcome.SETTLED:
         logger.info(
             "submission already handled",
@@ -351,24 +413,29 @@ def _submit_claimed(
     except PresignRefused as error:
         store.transition(sid, Status.ERROR, deps.clock(), fields={"error_message": str(error)})
         return Outcome.FAILED
+    # Whether we know that no replica of this submission exists in Tavus.
+    known_clean = not claim.must_look_first
     try:
         tavus = deps.tavus()
-        if claim.outcome is ClaimOutcome.TAKEN_OVER:
+        if not known_clean:
             earlier = find_earlier_replica(
                 tavus,
                 str(submission.tavus_replica_name),
                 claim.first_claimed_at,
                 exclude=claim.earlier_replica_ids,
+                deadline=deps.deadline,
             )
             if earlier:
                 _record_replica(
                     sid, earlier, deps, note="adopted the replica of an interrupted attempt"
                 )
                 return Outcome.ADOPTED
+            known_clean = True
         created = tavus.create_replica(
             create_replica_body(
                 submission, urls, callback_url(settings.callback_base_url, sid, deps.callback_key())
-            )
+            ),
+            deadline=deps.deadline,
         )
     except TavusRejected as error:
         store.transition(
@@ -376,11 +443,41 @@ def _submit_claimed(
             Status.ERROR,
             deps.clock(),
             fields={"error_message": f"Tavus rejected the replica: {error}"},
-            remove=("lease_until", "claim_token"),
+            remove=CLAIM_ATTRIBUTES,
         )
         return Outcome.FAILED
+    except TavusOutcomeUnknown as error:
+        # Tavus may have made the replica, or may still be making it: keep the claim
+        # until that has settled, then whoever takes it over looks in Tavus first. A
+        # failure, not a wait: a Tavus that keeps answering 5xx parks the drop in the DLQ.
+        now = deps.clock()
+        store.release(
+            sid,
+            claim.token,
+            now,
+            reason=f"{error}; Tavus will be checked before any new try",
+            clean=False,
+            hold_until=now + settings.create_settle,
+        )
+        raise
+    except (TavusRateLimited, TavusOutOfTime) as error:
+        store.release(
+            sid,
+            claim.token,
+            deps.clock(),
+            reason=f"{error}; waiting in the queue",
+            clean=known_clean,
+        )
+        wait = error.wait_seconds if isinstance(error, TavusRateLimited) else 0
+        raise Deferred(str(error), wait) from None
     except TavusUnavailable as error:
-        store.release(sid, claim.token, deps.clock(), reason=f"{error}; the record will be retried")
+        store.release(
+            sid,
+            claim.token,
+            deps.clock(),
+            reason=f"{error}; the record will be retried",
+            clean=known_clean,
+        )
         raise
     _record_replica(sid, created.replica_id, deps, note=None)
     return Outcome.SUBMITTED
@@ -405,7 +502,7 @@ def _record_replica(sid: str, replica_id: str, deps: IngestDependencies, note: s
         Status.TRAINING,
         deps.clock(),
         fields={"replica_id": replica_id, "training_progress": 0},
-        remove=("lease_until", "claim_token", "last_error"),
+        remove=CLAIM_ATTRIBUTES,
         note=note,
     )
     if recorded is None:

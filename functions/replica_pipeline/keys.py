@@ -153,10 +153,9 @@ def encode_metadata_text(value: str) -> str:
     return Header(value, "utf-8").encode()
 
 
-def sibling_prefix(drop: Drop, prefix: str) -> str:
-    """The key prefix under which the other half of a pair would be found."""
-    other = CONSENT_STEM if drop.role is Role.TRAINING else TRAINING_STEM
-    return f"{prefix}{drop.name}/{other}."
+def pair_folder(drop: Drop, prefix: str) -> str:
+    """The folder (key prefix) that holds both halves of a pair, whatever their case."""
+    return f"{prefix}{drop.name}/"
 
 
 def combined_key(name: str, extension: str, prefix: str) -> str:

@@ -30,6 +30,13 @@ class ByteBudgetExceeded(ProbeError):
     pass
 
 
+class HeaderUnreadable(Exception):
+    """Reading the header failed on the way (a broken stream, a 5xx, a throttle): transient.
+
+    Not a ProbeError: it says nothing about the video, so it must never reject it.
+    """
+
+
 class NotAVideoContainer(ProbeError):
     pass
 
@@ -49,6 +56,8 @@ class RangedReader(io.RawIOBase):
         self._position = 0
         self.bytes_fetched = 0
         self.requests = 0
+        # The first failed fetch: the parser may swallow it, so it is kept here.
+        self.failure: Exception | None = None
 
     def readable(self) -> bool:
         return True
@@ -88,7 +97,16 @@ class RangedReader(io.RawIOBase):
                     f"the video header was not found within the first "
                     f"{self._budget // (1024 * 1024)} MiB read; is this a complete MP4/MOV file?"
                 )
-            data = self._fetch(start, end)
+            try:
+                data = self._fetch(start, end)
+            except Exception as error:
+                self.failure = self.failure or error
+                raise
+            if len(data) != end - start + 1:
+                self.failure = self.failure or HeaderUnreadable(
+                    f"asked for bytes {start}-{end}, got {len(data)} bytes"
+                )
+                raise self.failure
             self.requests += 1
             self.bytes_fetched += len(data)
             self._blocks[index] = data
@@ -168,11 +186,21 @@ def container_rejection(reader: RangedReader, name: str, limits: ValidationLimit
     One home for the header check: the ingest reads through S3 ranged GETs, the
     CLI through the local file, both through this.
     """
+    rejection: str | None = None
     try:
-        video = probe_video(reader, name)
+        rejection = check_video(probe_video(reader, name), limits)
     except ProbeError as error:
-        return str(error)
-    return check_video(video, limits)
+        rejection = str(error)
+    except Exception:
+        if reader.failure is None:
+            raise
+    if reader.failure is not None:
+        # Whatever the parser concluded, it concluded it from a read that broke.
+        raise HeaderUnreadable(
+            f"reading the video header failed ({type(reader.failure).__name__}: "
+            f"{reader.failure}); the record will be retried"
+        ) from reader.failure
+    return rejection
 
 
 # Only the boxes on the path to what we read are descended into; the media

@@ -18,7 +18,7 @@ from replica_pipeline.adoption import find_earlier_replica
 from replica_pipeline.clock import Clock, iso, parse_iso, utc_now
 from replica_pipeline.config import ReconcileSettings
 from replica_pipeline.states import Status
-from replica_pipeline.store import Item, ReplicaStore, earlier_replica_ids
+from replica_pipeline.store import CLAIM_ATTRIBUTES, Item, ReplicaStore, earlier_replica_ids
 from replica_pipeline.tavus import TavusClient, TavusUnavailable
 from replica_pipeline.tracking import apply_observation, observe_replica
 
@@ -128,7 +128,7 @@ def _adopt_lost_submissions(deps: ReconcileDependencies, report: ReconcileReport
             Status.TRAINING,
             deps.clock(),
             fields={"replica_id": replica_id, "training_progress": 0},
-            remove=("lease_until", "claim_token"),
+            remove=CLAIM_ATTRIBUTES,
             note="reconciler adopted the replica of an interrupted submission",
         )
         if adopted is not None:

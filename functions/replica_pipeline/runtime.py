@@ -31,12 +31,12 @@ def replica_store() -> ReplicaStore:
     )
 
 
-def send_to_ingest_queue(body: str) -> None:
-    """Queue a message for the ingest function (the status API queues retries this way)."""
+def send_to_ingest_queue(body: str, delay_seconds: int = 0) -> None:
+    """Queue a message for the ingest function: a retry (status API) or a deferral (ingest)."""
     queue_url = load_settings().ingest_queue_url
     if not queue_url:
         raise RuntimeError(f"{INGEST_QUEUE_URL} is not set for this function")
-    sqs_client().send_message(QueueUrl=queue_url, MessageBody=body)
+    sqs_client().send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_seconds)
 
 
 def tavus_api_key() -> str:

@@ -117,6 +117,19 @@ class Claim:
     def earlier_replica_ids(self) -> list[str]:
         return earlier_replica_ids(self.item)
 
+    @property
+    def must_look_first(self) -> bool:
+        """Whether an earlier holder may have reached Tavus: look there before creating.
+
+        Only a first claim, or one released with proof that Tavus did nothing
+        (a 429, a refused key, a connection that never opened), may create at once.
+        """
+        return self.outcome is ClaimOutcome.TAKEN_OVER and self.item.get("claim_clean") is not True
+
+    @property
+    def lease_until(self) -> str:
+        return str(self.item.get("lease_until", ""))
+
 
 def earlier_replica_ids(item: Item) -> list[str]:
     """The replicas of a submission's earlier, failed attempts (never to be adopted)."""
@@ -136,15 +149,17 @@ class RetryStart:
     item: Item | None
 
 
+# The claim on a submission: gone once the submission has left ``submitting``.
+CLAIM_ATTRIBUTES = ("lease_until", "claim_token", "last_error", "claim_clean", "released_clean")
+
 # Attributes of one attempt that must not leak into the next: a late callback
 # of the failed replica must find no item, and the new attempt starts clean.
 _ATTEMPT_ATTRIBUTES = (
-    "lease_until",  # the new attempt is unclaimed until the ingest worker claims it
+    # the new attempt is unclaimed until the ingest worker claims it
+    *CLAIM_ATTRIBUTES,
     "replica_id",
     "error_message",
     "training_progress",
-    "claim_token",
-    "last_error",
     "thumbnail_video_url",
 )
 
@@ -235,7 +250,9 @@ class ReplicaStore:
         taken = self._update_if(
             submission.submission_id,
             UpdateExpression=(
-                "SET claim_token = :token, lease_until = :lease, updated_at = :now "
+                "SET claim_token = :token, lease_until = :lease, updated_at = :now, "
+                # Whether the claim we take was released with proof that Tavus did nothing.
+                "claim_clean = if_not_exists(released_clean, :false), released_clean = :false "
                 "ADD attempts :one"
             ),
             ConditionExpression="#status = :submitting AND lease_until < :now",
@@ -245,6 +262,7 @@ class ReplicaStore:
                 ":lease": lease_until,
                 ":now": iso(now),
                 ":one": 1,
+                ":false": False,
                 ":submitting": Status.SUBMITTING.value,
             },
         )
@@ -324,7 +342,10 @@ class ReplicaStore:
         token = uuid.uuid4().hex
         taken = self._update_if(
             submission_id,
-            UpdateExpression="SET claim_token = :token, lease_until = :lease, updated_at = :now",
+            UpdateExpression=(
+                "SET claim_token = :token, lease_until = :lease, updated_at = :now, "
+                "claim_clean = :false"
+            ),
             ConditionExpression=(
                 "#status = :submitting AND attempts = :attempt AND "
                 "(attribute_not_exists(lease_until) OR lease_until < :now)"
@@ -335,6 +356,7 @@ class ReplicaStore:
                 ":lease": iso(now + lease),
                 ":now": iso(now),
                 ":attempt": attempt,
+                ":false": False,
                 ":submitting": Status.SUBMITTING.value,
             },
         )
@@ -348,21 +370,36 @@ class ReplicaStore:
             return Claim(ClaimOutcome.BUSY, current)
         return Claim(ClaimOutcome.SETTLED, current)
 
-    def release(self, submission_id: str, token: str, now: datetime, reason: str = "") -> None:
-        """End our lease early (the Tavus call failed) so a retry need not wait for it.
+    def release(
+        self,
+        submission_id: str,
+        token: str,
+        now: datetime,
+        reason: str = "",
+        *,
+        clean: bool,
+        hold_until: datetime | None = None,
+    ) -> None:
+        """Give up our claim (the Tavus call failed) so a retry need not wait for its lease.
 
-        ``reason`` is kept as ``last_error``, so the item says why it is still
-        submitting while its record waits in the queue (or the dead-letter queue).
+        ``clean`` says we know Tavus made no replica under this claim, so the
+        next holder may create at once; otherwise it must look in Tavus first.
+        ``hold_until`` keeps the claim that long (a create whose outcome is
+        unknown may still land in Tavus). ``reason`` is kept as ``last_error``,
+        so the item says why it is still submitting while its record waits.
         """
         try:
             self.table.update_item(
                 Key={PARTITION_KEY: submission_id},
-                UpdateExpression="SET lease_until = :now, last_error = :reason",
+                UpdateExpression=(
+                    "SET lease_until = :until, last_error = :reason, released_clean = :clean"
+                ),
                 ConditionExpression="claim_token = :token AND #status = :submitting",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":now": iso(now),
+                    ":until": iso(hold_until or now),
                     ":token": token,
+                    ":clean": clean,
                     ":submitting": Status.SUBMITTING.value,
                     ":reason": self._short(f"{iso(now)}: {reason}" if reason else iso(now)),
                 },

@@ -1,20 +1,33 @@
-"""The Tavus replica API: the only module that knows its paths and error shapes.
+"""The Tavus replica API: the only module that knows its paths, fields and error shapes.
+
+Tavus takes no idempotency key, so what a failed Create Replica proves decides
+what may follow it:
+
+- ``TavusRateLimited`` and ``TavusUnavailable`` (429, 401/403, a connection that
+  never opened) prove that Tavus did not act: the request may be sent again.
+- ``TavusOutcomeUnknown`` (a 5xx, a read timeout, a broken connection, a 2xx we
+  cannot read) leaves doubt: Tavus may have made the replica. Nobody may send
+  Create Replica again for that submission until a complete listing shows no
+  replica of it.
 
 Retries live in requests' adapter (urllib3 ``Retry``): exponential backoff with
-jitter on 429, 5xx and connection errors, honouring ``Retry-After``. Create
-Replica is never repeated after a read timeout, because Tavus may have acted on
-it; the caller's adoption check covers that case instead.
+jitter, honouring ``Retry-After``. Reads retry on 429, 5xx and timeouts; Create
+Replica retries only on what proves Tavus did not act. No retry sleeps past the
+caller's deadline, so an invocation never outlives its function timeout.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextvars
+import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 # urllib3 is already loaded with botocore; requests is imported when a client is
 # built, so handlers that never call Tavus do not pay for it at cold start.
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from replica_pipeline.config import TavusSettings
@@ -23,8 +36,22 @@ if TYPE_CHECKING:
     import requests
 
 REPLICAS_PATH = "/v2/replicas"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+READ_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Only an answer that proves Tavus did nothing lets a create be sent again.
+CREATE_RETRY_STATUSES = frozenset({429})
 LIST_PAGE_SIZE = 100
+# Pages of a listing before we call it incomplete (10,000 replicas at 100 a page).
+MAX_LIST_PAGES = 100
+USER_REPLICA = "user"
+SYSTEM_REPLICA = "system"  # Tavus's stock replicas: never one of ours
+# Waiting in the queue costs nothing; sleeping in a function does. A longer
+# Retry-After is not slept through: the caller defers the work instead.
+DEFAULT_DEFERRAL_SECONDS = 30.0
+
+# The monotonic time by which the current call must be over (None: no limit).
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "tavus_deadline", default=None
+)
 
 
 class TavusError(Exception):
@@ -32,7 +59,32 @@ class TavusError(Exception):
 
 
 class TavusUnavailable(TavusError):
-    """Transient: rate limited, down, slow or unreachable. Try again later."""
+    """Transient: down, slow, unreachable or refusing our key. Try again later."""
+
+
+class TavusRateLimited(TavusUnavailable):
+    """Tavus answered 429 (it did not act); ``retry_after`` is how long it asked us to wait."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def wait_seconds(self) -> float:
+        return self.retry_after if self.retry_after is not None else DEFAULT_DEFERRAL_SECONDS
+
+
+class TavusOutcomeUnknown(TavusUnavailable):
+    """A Create Replica that Tavus may or may not have acted on: look before sending again."""
+
+
+class TavusOutOfTime(TavusUnavailable):
+    """The call (or its next retry) would end after the caller's deadline; nothing was sent
+    that Tavus could have acted on."""
+
+
+class TavusListingIncomplete(TavusUnavailable):
+    """A listing that could not be read to its end: it proves nothing, never "not found"."""
 
 
 class TavusRejected(TavusError):
@@ -43,27 +95,39 @@ class TavusRejected(TavusError):
         self.status_code = status_code
 
 
-class RetryAfterTooLong(Exception):
-    """Tavus asked us to wait longer than an invocation should sleep."""
+class _StopRetrying(Exception):
+    """Raised from inside urllib3's retry loop: the wait would be too long."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"Tavus asked to retry after {seconds:g} s")
+    def __init__(self, seconds: float, past_deadline: bool) -> None:
+        super().__init__(f"{seconds:g} s")
         self.seconds = seconds
+        self.past_deadline = past_deadline
 
 
 class _TavusRetry(Retry):
     max_retry_after: float = 20.0
+    # Time one more attempt may take (connect + read timeouts), for the deadline check.
+    attempt_seconds: float = 0.0
 
     def new(self, **kwargs: Any) -> _TavusRetry:
         renewed = super().new(**kwargs)
         renewed.max_retry_after = self.max_retry_after
+        renewed.attempt_seconds = self.attempt_seconds
         return renewed
 
     def get_retry_after(self, response: Any) -> float | None:
         seconds = super().get_retry_after(response)
         if seconds is not None and seconds > self.max_retry_after:
-            raise RetryAfterTooLong(seconds)
+            raise _StopRetrying(seconds, past_deadline=False)
         return seconds
+
+    def sleep(self, response: Any = None) -> None:
+        retry_after = self.get_retry_after(response) if response is not None else None
+        wait = retry_after if retry_after is not None else self.get_backoff_time()
+        deadline = _deadline.get()
+        if deadline is not None and time.monotonic() + wait + self.attempt_seconds > deadline:
+            raise _StopRetrying(wait, past_deadline=True)
+        super().sleep(response)
 
 
 @dataclass(frozen=True)
@@ -75,28 +139,55 @@ class CreatedReplica:
 class TavusClient:
     def __init__(self, settings: TavusSettings, api_key: str) -> None:
         self._base_url = settings.api_url.rstrip("/")
-        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._connect_timeout = settings.connect_timeout
+        self._read_timeout = settings.read_timeout
         headers = {"x-api-key": api_key, "accept": "application/json"}
-        self._session = _session(settings, headers, retry_reads=True)
-        self._create_session = _session(settings, headers, retry_reads=False)
+        self._session = _session(settings, headers, READ_RETRY_STATUSES, retry_reads=True)
+        self._create_session = _session(settings, headers, CREATE_RETRY_STATUSES, retry_reads=False)
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
         return f"TavusClient(base_url={self._base_url!r})"
 
-    def create_replica(self, body: dict[str, Any]) -> CreatedReplica:
-        payload = self._call(self._create_session, "POST", REPLICAS_PATH, json=body)
+    def create_replica(
+        self, body: dict[str, Any], *, deadline: float | None = None
+    ) -> CreatedReplica:
+        """POST Create Replica once (retried only after answers proving Tavus did nothing)."""
+        import requests
+
+        try:
+            response = self._send(self._create_session, "POST", REPLICAS_PATH, deadline, json=body)
+        except requests.RequestException as error:
+            if _never_sent(error):
+                raise TavusUnavailable(
+                    f"Tavus could not be reached: {type(error).__name__}"
+                ) from None
+            raise TavusOutcomeUnknown(
+                f"Create Replica got no answer ({_failure_name(error)}); Tavus may have made "
+                "the replica"
+            ) from None
+        if response.status_code >= 500:
+            raise TavusOutcomeUnknown(
+                f"Tavus answered Create Replica with {response.status_code} "
+                f"({_message(response)}); it may have made the replica"
+            )
+        payload = self._payload(response, lenient=True)
         replica_id = payload.get("replica_id") if isinstance(payload, dict) else None
         if not isinstance(replica_id, str) or not replica_id:
-            raise TavusUnavailable("Tavus answered Create Replica without a replica_id")
+            raise TavusOutcomeUnknown(
+                f"Tavus answered Create Replica {response.status_code} without a replica_id; "
+                "it may have made the replica"
+            )
         return CreatedReplica(replica_id=replica_id, status=str(payload.get("status", "")))
 
-    def get_replica(self, replica_id: str, *, verbose: bool = False) -> dict[str, Any] | None:
+    def get_replica(
+        self, replica_id: str, *, verbose: bool = False, deadline: float | None = None
+    ) -> dict[str, Any] | None:
         """The replica, or None when Tavus does not know it (it answers 400 or 404)."""
         try:
             payload = self._call(
-                self._session,
                 "GET",
                 f"{REPLICAS_PATH}/{quote(replica_id, safe='')}",
+                deadline,
                 params={"verbose": "true"} if verbose else None,
             )
         except TavusRejected as error:
@@ -106,49 +197,114 @@ class TavusClient:
         return payload if isinstance(payload, dict) else None
 
     def list_replicas(
-        self, *, page: int = 1, limit: int = LIST_PAGE_SIZE, verbose: bool = False
-    ) -> dict[str, Any]:
+        self,
+        *,
+        page: int = 1,
+        limit: int = LIST_PAGE_SIZE,
+        verbose: bool = False,
+        replica_type: str | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """One page of List Replicas, exactly as Tavus answered it (its shape unchecked)."""
         params: dict[str, str] = {"page": str(page), "limit": str(limit)}
         if verbose:
             params["verbose"] = "true"
-        payload = self._call(self._session, "GET", REPLICAS_PATH, params=params)
-        return payload if isinstance(payload, dict) else {"data": [], "total_count": 0}
+        if replica_type:
+            params["replica_type"] = replica_type
+        return self._call("GET", REPLICAS_PATH, deadline, params=params)
 
-    def iter_replicas(self, *, max_pages: int = 20) -> Iterator[dict[str, Any]]:
-        """Every replica of the account, page by page (bounded, in case the list is huge)."""
-        for page in range(1, max_pages + 1):
-            listing = self.list_replicas(page=page)
-            data = listing.get("data") or []
-            yield from (item for item in data if isinstance(item, dict))
-            total = listing.get("total_count")
-            if len(data) < LIST_PAGE_SIZE or (
-                isinstance(total, int) and page * LIST_PAGE_SIZE >= total
-            ):
-                return
+    def list_user_replicas(self, *, deadline: float | None = None) -> list[dict[str, Any]]:
+        """Every replica the account made itself, or ``TavusListingIncomplete``.
+
+        Exact whatever Tavus's page size and order: it pages until the replicas
+        seen reach ``total_count`` or a page comes back empty. Stock (``system``)
+        replicas are asked away and, should Tavus ignore the filter, dropped.
+        An answer of another shape, an error or too many pages make the listing
+        incomplete, which proves nothing.
+        """
+        seen: dict[str, dict[str, Any]] = {}
+        for page in range(1, MAX_LIST_PAGES + 1):
+            listing = self.list_replicas(
+                page=page, verbose=True, replica_type=USER_REPLICA, deadline=deadline
+            )
+            data, total = _page_of(listing, page)
+            if not data:
+                return _users(seen)
+            for replica in data:
+                seen[replica["replica_id"]] = replica
+            # Counted by id: a replica created meanwhile shifts a newest-first list, so
+            # one may come twice; the one pushed past this page is then still ahead.
+            if total is not None and len(seen) >= total:
+                return _users(seen)
+        raise TavusListingIncomplete(
+            f"Tavus's replica list did not end within {MAX_LIST_PAGES} pages"
+        )
 
     def delete_replica(self, replica_id: str, *, hard: bool = False) -> None:
         self._call(
-            self._session,
             "DELETE",
             f"{REPLICAS_PATH}/{quote(replica_id, safe='')}",
+            None,
             params={"hard": "true"} if hard else None,
         )
 
-    def _call(self, session: requests.Session, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, deadline: float | None, **kwargs: Any) -> Any:
+        """A read (or delete): retried on 429, 5xx and timeouts; transient failures raise."""
         import requests
 
         try:
-            response = session.request(
-                method, f"{self._base_url}{path}", timeout=self._timeout, **kwargs
-            )
-        except RetryAfterTooLong as error:
-            raise TavusUnavailable(f"Tavus is rate limiting us: {error}") from None
+            response = self._send(self._session, method, path, deadline, **kwargs)
         except requests.RequestException as error:
             raise TavusUnavailable(f"Tavus did not answer: {type(error).__name__}") from None
-        if response.status_code in RETRY_STATUSES:
+        if response.status_code in READ_RETRY_STATUSES - {429}:
             raise TavusUnavailable(
                 f"Tavus answered {response.status_code} after retries: {_message(response)}"
             )
+        return self._payload(response)
+
+    def _send(
+        self,
+        session: requests.Session,
+        method: str,
+        path: str,
+        deadline: float | None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One request through the retrying session, within ``deadline``; 429 raises."""
+        read_timeout = self._read_timeout
+        if deadline is not None:
+            left = deadline - time.monotonic() - self._connect_timeout
+            if left < 1:
+                raise TavusOutOfTime("no time left in this invocation to call Tavus")
+            read_timeout = min(read_timeout, left)
+        token = _deadline.set(deadline)
+        try:
+            response = session.request(
+                method,
+                f"{self._base_url}{path}",
+                timeout=(self._connect_timeout, read_timeout),
+                **kwargs,
+            )
+        except _StopRetrying as stop:
+            if stop.past_deadline:
+                raise TavusOutOfTime(
+                    f"the next try, {stop.seconds:g} s from now, would outlive this invocation"
+                ) from None
+            raise TavusRateLimited(
+                f"Tavus is rate limiting us: it asked to retry after {stop.seconds:g} s",
+                stop.seconds,
+            ) from None
+        finally:
+            _deadline.reset(token)
+        if response.status_code == 429:
+            raise TavusRateLimited(
+                f"Tavus answered 429 after retries: {_message(response)}",
+                _retry_after(response),
+            )
+        return response
+
+    def _payload(self, response: requests.Response, *, lenient: bool = False) -> Any:
+        """The JSON body of a 2xx; ``lenient`` turns a body that is not JSON into None."""
         if response.status_code in (401, 403):
             # Our key is wrong or missing: every submission would fail the same
             # way, so keep the records (queue, then DLQ) for a redrive once fixed.
@@ -163,13 +319,65 @@ class TavusClient:
         try:
             return response.json()
         except ValueError:
+            if lenient:
+                return None
             raise TavusUnavailable(
                 f"Tavus answered {response.status_code} with a body that is not JSON"
             ) from None
 
 
+def _page_of(listing: Any, page: int) -> tuple[list[dict[str, Any]], int | None]:
+    """``data`` and ``total_count`` of a List Replicas answer, or TavusListingIncomplete."""
+    data = listing.get("data") if isinstance(listing, dict) else None
+    total = listing.get("total_count") if isinstance(listing, dict) else None
+    if not isinstance(data, list) or not all(
+        isinstance(item, dict) and isinstance(item.get("replica_id"), str) for item in data
+    ):
+        raise TavusListingIncomplete(
+            f"Tavus's replica list (page {page}) has a shape we do not know"
+        )
+    if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
+        raise TavusListingIncomplete(f"Tavus's replica list (page {page}) has no usable total")
+    return data, total
+
+
+def _users(seen: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [replica for replica in seen.values() if replica.get("replica_type") != SYSTEM_REPLICA]
+
+
+def _failure_name(error: Exception) -> str:
+    """What went wrong, by name: the cause urllib3 gave up on, else the exception."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return type(reason if isinstance(reason, Exception) else error).__name__
+
+
+def _never_sent(error: Exception) -> bool:
+    """Whether a failed request provably never reached Tavus (the connection never opened)."""
+    import requests
+
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(error, requests.ConnectionError) and isinstance(
+        reason, NewConnectionError | ConnectTimeoutError
+    )
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    raw = response.headers.get("Retry-After", "").strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def _session(
-    settings: TavusSettings, headers: dict[str, str], *, retry_reads: bool
+    settings: TavusSettings,
+    headers: dict[str, str],
+    statuses: frozenset[int],
+    *,
+    retry_reads: bool,
 ) -> requests.Session:
     retry = _TavusRetry(
         total=settings.max_retries,
@@ -178,14 +386,15 @@ def _session(
         status=settings.max_retries,
         other=0,
         backoff_factor=settings.backoff_seconds,
-        backoff_max=8.0,
+        backoff_max=settings.backoff_max_seconds,
         backoff_jitter=settings.backoff_seconds,
-        status_forcelist=RETRY_STATUSES,
+        status_forcelist=statuses,
         allowed_methods=frozenset({"GET", "DELETE", "POST", "PATCH"}),
         respect_retry_after_header=True,
         raise_on_status=False,
     )
     retry.max_retry_after = settings.max_retry_after
+    retry.attempt_seconds = settings.connect_timeout + settings.read_timeout
     import requests
     from requests.adapters import HTTPAdapter
 

@@ -328,7 +328,7 @@ def test_functions_get_every_setting_by_its_config_name(synth: Synthesized) -> N
     }
     for handler, logical_id in functions_by_handler(synth).items():
         environment = synth.resources[logical_id]["Properties"]["Environment"]["Variables"]
-        if handler == "status_api":  # it alone queues retries
+        if handler in ("status_api", "ingest"):  # they queue retries and deferrals
             expected_here = {
                 **expected,
                 INGEST_QUEUE_URL: {"Ref": synth.logical_id(stack.ingest.queue)},
@@ -439,6 +439,8 @@ def _expected_roles(synth: Synthesized) -> dict[str, set[Any]]:
                 NO_CONDITION,
             ),
             put_events,
+            # deferred records go back on its own queue
+            (("sqs:SendMessage",), (f"{synth.logical_id(stack.ingest.queue)}.Arn",), NO_CONDITION),
         },
         "callback": {
             logs("callback"),

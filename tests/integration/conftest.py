@@ -30,6 +30,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         # short Tavus timeouts and backoff, so timeouts and outages play out in seconds
         "--setting=TAVUS_READ_TIMEOUT_SECONDS=2",
         "--setting=TAVUS_BACKOFF_SECONDS=0.05",
+        # a create whose outcome is unknown is looked up in Tavus 2 s later
+        "--setting=CREATE_SETTLE_SECONDS=2",
     ]
     environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     started = subprocess.run(

@@ -108,6 +108,31 @@ class Edges:
         response.raise_for_status()
         return [r for r in response.json()["data"] if fragment in (r.get("replica_name") or "")]
 
+    def created_in_tavus(self, fragment: str) -> list[dict[str, Any]]:
+        """Replicas in the emulator's own record whose requested name contains ``fragment``."""
+        return [
+            r
+            for r in self.tavus("/_emulator/replicas")["data"]
+            if fragment in (r["request"].get("replica_name") or "")
+        ]
+
+    def dead_letters(self, fragment: str) -> list[str]:
+        """Bodies in the ingest dead-letter queue that mention ``fragment`` (left in place)."""
+        sqs = boto3.client(
+            "sqs",
+            endpoint_url=self.stack["aws_endpoint_url"],
+            region_name=self.stack["region"],
+            aws_access_key_id=self.stack["aws_access_key_id"],
+            aws_secret_access_key=self.stack["aws_secret_access_key"],
+        )
+        bodies: dict[str, str] = {}
+        for _ in range(5):  # a receive samples the queue: look a few times
+            for message in sqs.receive_message(
+                QueueUrl=self.stack["dlq_url"], MaxNumberOfMessages=10, VisibilityTimeout=0
+            ).get("Messages", []):
+                bodies[message["MessageId"]] = message["Body"]
+        return [body for body in bodies.values() if fragment in body]
+
     def emulator_replica(self, replica_id: str) -> dict[str, Any]:
         return next(
             r for r in self.tavus("/_emulator/replicas")["data"] if r["replica_id"] == replica_id

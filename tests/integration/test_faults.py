@@ -29,7 +29,9 @@ def creates_for(edges: Edges, name: str) -> int:
 
 @pytest.mark.parametrize("code", [500, 502, 503, 504])
 def test_a_burst_of_server_errors_is_retried_to_one_replica(edges: Edges, code: int) -> None:
-    edges.inject_faults(create_errors=[code] * 3)
+    # Each 5xx may hide a replica, so each costs a delivery and a look in Tavus; two in a
+    # row still fit in the local queue's three deliveries.
+    edges.inject_faults(create_errors=[code] * 2)
     sid = submit(edges, f"burst-{code}")
 
     assert edges.wait_for(sid)["status"] == "completed"

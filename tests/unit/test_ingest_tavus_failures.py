@@ -9,7 +9,7 @@ import pytest
 
 from replica_pipeline import runtime
 from replica_pipeline.config import load_settings
-from replica_pipeline.ingest import Outcome, ingest_notification
+from replica_pipeline.ingest import Outcome, ingest_record
 from replica_pipeline.tavus import TavusUnavailable
 from tests.harness import Pipeline
 
@@ -28,12 +28,22 @@ def test_429_with_retry_after_is_waited_out_then_submitted(pipeline: Pipeline) -
     assert pipeline.only_item()["status"] == "training"
 
 
-def test_a_burst_of_5xx_is_retried_then_submitted(pipeline: Pipeline) -> None:
-    pipeline.inject_faults(create_errors=[500, 502, 503, 504])
+def test_a_5xx_is_never_retried_blindly_but_after_a_look_in_tavus(pipeline: Pipeline) -> None:
+    pipeline.inject_faults(create_errors=[503])
     pipeline.upload("uploads/hank.mp4")
+    [message] = [m for m in pipeline.receive() if "Records" in m["Body"]]
 
-    assert pipeline.deliver() == {"batchItemFailures": []}
+    # the 503 may hide a replica: no second POST now; the record goes back to the queue
+    result = pipeline.invoke_ingest(pipeline.sqs_event([message]))
+    assert result == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert pipeline.tavus_stats()["creates"] == 0
+    item = pipeline.only_item()
+    assert item["status"] == "submitting"
+    assert "may have made the replica" in item["last_error"]
 
+    # its next delivery lists Tavus, finds no replica of it, and creates one
+    pipeline.clock.now = datetime.now(UTC) + timedelta(seconds=1)
+    assert ingest_record(message["Body"], pipeline.deps()) == [Outcome.SUBMITTED]
     assert pipeline.tavus_stats()["creates"] == 1
     assert pipeline.only_item()["status"] == "training"
 
@@ -62,7 +72,7 @@ def test_a_wrong_api_key_keeps_the_record_for_a_redrive(pipeline: Pipeline) -> N
     assert pipeline.tavus_stats()["creates"] == 0
 
 
-def test_timeouts_that_exhaust_retries_return_the_record_and_the_retry_adopts(
+def test_a_read_timeout_after_tavus_acted_returns_the_record_and_the_retry_adopts(
     pipeline: Pipeline,
 ) -> None:
     # Tavus creates the replica but answers after our read timeout (2 s here).
@@ -77,9 +87,9 @@ def test_timeouts_that_exhaust_retries_return_the_record_and_the_retry_adopts(
     assert pipeline.only_item()["status"] == "submitting"
     # when Tavus is healthy again, the redelivered record adopts the replica Tavus made
     pipeline.inject_faults()
-    # The failed attempt released its lease at the handler's (real) time.
+    # The claim was held until the handler's (real) time plus the settle time.
     pipeline.clock.now = datetime.now(UTC) + timedelta(seconds=1)
-    assert ingest_notification(messages[0]["Body"], pipeline.deps()) == [Outcome.ADOPTED]
+    assert ingest_record(messages[0]["Body"], pipeline.deps()) == [Outcome.ADOPTED]
     assert pipeline.tavus_stats()["creates"] == 1
     assert pipeline.only_item()["status"] == "training"
 
@@ -156,5 +166,5 @@ def test_tavus_unreachable_returns_the_record_and_the_item_says_why(pipeline: Pi
     assert len(result["batchItemFailures"]) == 1
     item = pipeline.only_item()
     assert item["status"] == "submitting"
-    assert "Tavus did not answer: ConnectionError" in item["last_error"]
+    assert "Tavus could not be reached: ConnectionError" in item["last_error"]
     assert "will be retried" in item["last_error"]

@@ -15,8 +15,8 @@ from replica_pipeline.keys import (
     ObjectCreated,
     Role,
     classify,
+    pair_folder,
     parse_notification,
-    sibling_prefix,
 )
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -108,13 +108,14 @@ def test_keys_outside_uploads_and_folder_markers_are_not_drops(key: str) -> None
     assert classify(key, "uploads/") is None
 
 
-def test_sibling_prefix_points_at_the_other_half() -> None:
-    train = classify("uploads/team/alice/train.mp4", "uploads/")
-    consent = classify("uploads/team/alice/consent.mov", "uploads/")
+def test_both_halves_of_a_pair_live_in_one_folder_whatever_their_case() -> None:
+    train = classify("uploads/team/Alice/Train.mp4", "uploads/")
+    consent = classify("uploads/team/Alice/CONSENT.MOV", "uploads/")
     assert train is not None
     assert consent is not None
-    assert sibling_prefix(train, "uploads/") == "uploads/team/alice/consent."
-    assert sibling_prefix(consent, "uploads/") == "uploads/team/alice/train."
+    assert (train.role, consent.role) == (Role.TRAINING, Role.CONSENT)
+    assert pair_folder(train, "uploads/") == pair_folder(consent, "uploads/")
+    assert pair_folder(train, "uploads/") == "uploads/team/Alice/"
 
 
 @given(st.text())

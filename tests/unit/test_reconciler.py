@@ -72,7 +72,10 @@ def test_a_submission_whose_invocation_died_is_adopted_from_tavus(pipeline: Pipe
     pipeline.environment["STALE_SUBMITTING_MINUTES"] = "0"
     pipeline.environment["SUBMIT_LEASE_SECONDS"] = "0"
     pipeline.store().release(
-        pipeline.only_item()["submission_id"], pipeline.only_item()["claim_token"], pipeline.clock()
+        pipeline.only_item()["submission_id"],
+        pipeline.only_item()["claim_token"],
+        pipeline.clock(),
+        clean=False,
     )
 
     report = pipeline.invoke("reconciler", {})

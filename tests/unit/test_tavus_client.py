@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from local.tavus_emulator import TavusEmulator
+from local.tavus_emulator import Faults, TavusEmulator
 from replica_pipeline.config import TavusSettings
-from replica_pipeline.tavus import TavusClient, TavusRejected, TavusUnavailable
+from replica_pipeline.tavus import (
+    TavusClient,
+    TavusListingIncomplete,
+    TavusOutcomeUnknown,
+    TavusOutOfTime,
+    TavusRateLimited,
+    TavusRejected,
+    TavusUnavailable,
+)
 
 KEY = "client-test-key"
 VIDEO = "http://127.0.0.1:9/video.mp4"  # nothing listens: the training fails, creation works
@@ -43,7 +53,9 @@ def test_create_get_list_and_delete(emulator: TavusEmulator) -> None:
     first_page = client.list_replicas(page=1, limit=2)
     assert first_page["total_count"] == 3
     assert len(first_page["data"]) == 2
-    assert {r["replica_id"] for r in client.iter_replicas()} == {c.replica_id for c in created}
+    assert {r["replica_id"] for r in client.list_user_replicas()} == {
+        c.replica_id for c in created
+    }
 
     client.delete_replica(created[0].replica_id)
     assert client.get_replica(created[0].replica_id) is None
@@ -73,15 +85,108 @@ def test_429_without_retry_after_backs_off_and_succeeds(emulator: TavusEmulator)
 def test_a_retry_after_longer_than_we_sleep_returns_at_once(emulator: TavusEmulator) -> None:
     emulator.faults.create_errors = [429]
     emulator.faults.retry_after_seconds = 3600
-    with pytest.raises(TavusUnavailable, match="rate limiting"):
+    with pytest.raises(TavusRateLimited, match="rate limiting"):
         client_for(emulator).create_replica({"train_video_url": VIDEO})
     assert emulator.stats["creates"] == 0
 
 
-def test_5xx_beyond_the_retries_is_transient(emulator: TavusEmulator) -> None:
-    emulator.faults.create_errors = [503] * 6
-    with pytest.raises(TavusUnavailable, match="503 after retries"):
+@pytest.mark.parametrize("code", [500, 502, 503, 504])
+def test_a_5xx_on_create_is_never_resent_and_leaves_doubt(
+    emulator: TavusEmulator, code: int
+) -> None:
+    emulator.faults.create_errors_after_acting = [code]
+    with pytest.raises(TavusOutcomeUnknown, match=f"{code}.*may have made the replica"):
         client_for(emulator).create_replica({"train_video_url": VIDEO})
+    # one POST, acted on: a retry in the client would have made a second replica
+    assert emulator.stats["creates"] == 1
+
+
+def test_a_read_timeout_on_create_is_never_resent_and_leaves_doubt(
+    emulator: TavusEmulator,
+) -> None:
+    emulator.faults.create_answer_delay_ms = 2500  # our read timeout is 2 s
+    with pytest.raises(TavusOutcomeUnknown, match="ReadTimeoutError"):
+        client_for(emulator).create_replica({"train_video_url": VIDEO})
+    assert emulator.stats["creates"] == 1
+
+
+def test_a_connection_that_never_opened_proves_nothing_was_created() -> None:
+    settings = TavusSettings(
+        api_url="http://127.0.0.1:9", api_key_secret_arn="arn", backoff_seconds=0.01
+    )
+    with pytest.raises(TavusUnavailable, match="could not be reached") as failure:
+        TavusClient(settings, KEY).create_replica({"train_video_url": VIDEO})
+    assert not isinstance(failure.value, TavusOutcomeUnknown)
+
+
+def test_reads_retry_5xx(emulator: TavusEmulator) -> None:
+    replica = client_for(emulator).create_replica({"train_video_url": VIDEO})
+    emulator.faults.get_errors = [503, 502]
+    assert client_for(emulator).get_replica(replica.replica_id) is not None
+
+
+def test_a_rate_limit_longer_than_we_sleep_says_how_long_to_wait(
+    emulator: TavusEmulator,
+) -> None:
+    emulator.faults.create_errors = [429]
+    emulator.faults.retry_after_seconds = 600
+    with pytest.raises(TavusRateLimited) as limited:
+        client_for(emulator).create_replica({"train_video_url": VIDEO})
+    assert limited.value.wait_seconds == 600
+    assert emulator.stats["creates"] == 0
+
+
+def test_no_retry_sleeps_past_the_deadline(emulator: TavusEmulator) -> None:
+    emulator.faults.create_errors = [429, 429]
+    emulator.faults.retry_after_seconds = 3
+    with pytest.raises(TavusOutOfTime):
+        client_for(emulator).create_replica(
+            {"train_video_url": VIDEO}, deadline=time.monotonic() + 6
+        )
+    assert emulator.stats["creates"] == 0
+
+
+def test_the_listing_is_exact_whatever_tavus_page_size_order_and_stock(
+    emulator: TavusEmulator,
+) -> None:
+    client = client_for(emulator)
+    created = {client.create_replica({"train_video_url": VIDEO}).replica_id for _ in range(120)}
+    emulator.set_faults(Faults(list_page_cap=50, list_order="oldest_first", stock_replicas=150))
+
+    assert {r["replica_id"] for r in client.list_user_replicas()} == created
+
+
+def test_the_listing_ignores_stock_replicas_even_if_tavus_ignores_the_filter(
+    emulator: TavusEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_for(emulator)
+    mine = client.create_replica({"train_video_url": VIDEO}).replica_id
+    emulator.set_faults(Faults(stock_replicas=30))
+    unfiltered = client.list_replicas
+
+    def ignoring_the_filter(**kwargs: Any) -> Any:
+        return unfiltered(**{**kwargs, "replica_type": None})
+
+    monkeypatch.setattr(client, "list_replicas", ignoring_the_filter)
+    assert [r["replica_id"] for r in client.list_user_replicas()] == [mine]
+
+
+def test_a_listing_of_unexpected_shape_is_incomplete_never_empty(
+    emulator: TavusEmulator,
+) -> None:
+    client = client_for(emulator)
+    client.create_replica({"train_video_url": VIDEO})
+    emulator.set_faults(Faults(list_garbage=3))  # no "data", a bare list, an empty body
+    for _ in range(3):
+        with pytest.raises(TavusListingIncomplete):
+            client.list_user_replicas()
+    assert len(client.list_user_replicas()) == 1
+
+
+def test_a_listing_that_fails_is_incomplete(emulator: TavusEmulator) -> None:
+    emulator.faults.list_errors = [500] * 10
+    with pytest.raises(TavusUnavailable):
+        client_for(emulator).list_user_replicas()
 
 
 def test_the_api_key_stays_out_of_repr(emulator: TavusEmulator) -> None:

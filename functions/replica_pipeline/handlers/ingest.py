@@ -1,7 +1,9 @@
 """Ingest Lambda: S3 ObjectCreated notifications, delivered through SQS, become Tavus replicas.
 
 Partial batch responses: a record that fails transiently goes back to the
-queue alone (and to the DLQ after the queue's max receive count).
+queue alone (and to the DLQ after the queue's max receive count). A record
+that only has to wait (rate limited, busy, no time left in this invocation)
+is queued again with a delay, which uses up none of its deliveries.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from replica_pipeline import runtime
 from replica_pipeline.aws import s3_client
 from replica_pipeline.config import load_settings
-from replica_pipeline.ingest import IngestDependencies, ingest_message
+from replica_pipeline.ingest import IngestDependencies, ingest_record
 from replica_pipeline.observability import METRICS_NAMESPACE, traced
+from replica_pipeline.time_budget import RecordBudget
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
@@ -40,13 +43,15 @@ def dependencies() -> IngestDependencies:
         tavus=runtime.tavus_client,
         signing_client=runtime.signing_client,
         callback_key=runtime.callback_key,
+        requeue=runtime.send_to_ingest_queue,
     )
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     metrics.add_metric(name="IngestMessages", unit=MetricUnit.Count, value=1)
+    budget = RecordBudget.now(lambda_context.get_remaining_time_in_millis() / 1000)
     try:
-        outcomes = ingest_message(record.body, dependencies())
+        outcomes = ingest_record(record.body, dependencies(), budget)
     except Exception:
         logger.exception(
             "record failed; it returns to the queue", extra={"message_id": record.message_id}
