@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from local import cli
-from local.stack import DEFAULT_STATE_DIR, StackFiles, up
+from local.stack import DEFAULT_STATE_DIR, StackFiles, is_external_tavus, running_stack, up
 
 SAMPLE = Path("samples/sample.mp4")
 
@@ -18,6 +18,15 @@ def main() -> int:
     files.state_dir.mkdir(parents=True, exist_ok=True)
     if up(files, []) != 0:
         return 1
+    description = running_stack(files)
+    if description and is_external_tavus(description):
+        print(
+            f"\nThis stack calls the Tavus at {description['tavus_url']}, not the emulator: "
+            "training takes hours there, not seconds. Tavus's callbacks cannot reach this "
+            "laptop, so statuses move when the local reconciler polls Get Replica (every "
+            f"{description.get('reconcile_every_seconds', 10):g} s). Ctrl-C stops watching; "
+            "the stack keeps running, and `.venv/bin/replicas watch` picks it up again."
+        )
     print(f"\nSubmitting {SAMPLE} (2 min, 1080p, H.264: a test pattern with a tone, then silence)")
     code = cli.main(["submit", str(SAMPLE), "--name", "Sample replica", "--watch"])
     if code != 0:

@@ -1,9 +1,11 @@
 """The local stack: the whole pipeline on loopback, with no AWS account and no Tavus key.
 
-``python -m local.stack serve`` runs, in one process: moto's server (S3, SQS,
-DynamoDB, Secrets Manager, EventBridge, IAM) bootstrapped like the CDK stack,
-the Tavus emulator, an API Gateway adapter for the callback and status
-handlers, an SQS pump for the ingest handler, and the reconciler every 10 s.
+``python -m local.stack serve`` runs moto's server (S3, SQS, DynamoDB, Secrets
+Manager, EventBridge, IAM) bootstrapped like the CDK stack, the Tavus emulator,
+an API Gateway adapter for the callback and status handlers, an SQS pump that
+feeds the ingest handler with the concurrency it has in AWS (one process per
+container), and the reconciler every 10 s. With ``TAVUS_API_URL`` and
+``TAVUS_API_KEY`` set, it runs against that Tavus instead of the emulator.
 ``up`` starts that in the background and returns once it answers; ``down``
 stops it. Everything it writes lives in the state directory (``.local/``):
 ``stack.json`` (the endpoints), ``lambda.env`` (the handlers' environment),
@@ -21,19 +23,84 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 DEFAULT_STATE_DIR = Path(".local")
+# The CDK app's settings; the local stack reads ingest_max_concurrency from its context.
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 REGION = "us-east-1"
 # moto accepts any credentials; these only have to look like credentials.
 LOCAL_ACCESS_KEY = "local"
 LOCAL_SECRET_KEY = "local-secret"  # nosec B105 # noqa: S105 - not a secret: moto ignores it
 LOCAL_TAVUS_KEY = "local-tavus-key"
 START_TIMEOUT_SECONDS = 90
+# Set both to run the stack against that Tavus (the real one included) instead of the emulator.
+TAVUS_URL_VARIABLE = "TAVUS_API_URL"
+TAVUS_KEY_VARIABLE = "TAVUS_API_KEY"
+
+
+class StackOptionError(ValueError):
+    """A bad Tavus choice or ingest concurrency; the message names what to fix."""
+
+
+@dataclass(frozen=True)
+class ExternalTavus:
+    """A Tavus that is not the emulator: its base URL and API key."""
+
+    url: str
+    api_key: str = field(repr=False)
+
+
+def external_tavus(environ: Mapping[str, str]) -> ExternalTavus | None:
+    """The Tavus named by TAVUS_API_URL and TAVUS_API_KEY, or None (the emulator)."""
+    url = environ.get(TAVUS_URL_VARIABLE, "").strip()
+    key = environ.get(TAVUS_KEY_VARIABLE, "").strip()
+    if not url and not key:
+        return None
+    if not key:
+        raise StackOptionError(
+            f"{TAVUS_URL_VARIABLE} is set but {TAVUS_KEY_VARIABLE} is not: set both to run "
+            "against that Tavus, or neither for the emulator"
+        )
+    if not url:
+        raise StackOptionError(
+            f"{TAVUS_KEY_VARIABLE} is set but {TAVUS_URL_VARIABLE} is not: set both (for the "
+            "real Tavus, TAVUS_API_URL=https://tavusapi.com), or neither for the emulator"
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise StackOptionError(
+            f"{TAVUS_URL_VARIABLE} must be an http(s) URL such as https://tavusapi.com, not {url!r}"
+        )
+    return ExternalTavus(url.rstrip("/"), key)
+
+
+def cdk_ingest_concurrency(cdk_json: Path = CDK_JSON) -> int:
+    """``ingest_max_concurrency`` from cdk.json's context: what the SQS event source allows."""
+    try:
+        value = json.loads(cdk_json.read_text())["context"]["ingest_max_concurrency"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise StackOptionError(
+            f"cannot read ingest_max_concurrency from {cdk_json} ({error}); "
+            "pass --ingest-concurrency N"
+        ) from error
+    return _concurrency(value, f"ingest_max_concurrency in {cdk_json}")
+
+
+def _concurrency(value: Any, source: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or number < 1 or str(number) != str(value).strip():
+        raise StackOptionError(f"{source} must be a whole number of 1 or more, not {value!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -63,14 +130,20 @@ def serve(
     training_seconds: float,
     reconcile_every: float,
     visibility_timeout: int,
+    ingest_concurrency: int,
+    tavus: ExternalTavus | None = None,
     settings: dict[str, str] | None = None,
 ) -> None:
-    """Run the stack in this process until SIGTERM or SIGINT."""
+    """Run the stack in this process until SIGTERM or SIGINT.
+
+    ``tavus`` None runs the Tavus emulator; otherwise the handlers call that Tavus.
+    """
+    from local.lambda_runtime import configure_logging
     from local.moto_server import start_moto_server
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    for noisy in ("werkzeug", "botocore", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if noisy != "werkzeug" else logging.ERROR)
+    configure_logging()
+    # The key goes into the Tavus key secret, as in AWS; the handlers never see it as a variable.
+    os.environ.pop(TAVUS_KEY_VARIABLE, None)
     os.environ.update(
         AWS_ACCESS_KEY_ID=LOCAL_ACCESS_KEY,
         AWS_SECRET_ACCESS_KEY=LOCAL_SECRET_KEY,
@@ -88,28 +161,48 @@ def serve(
 
     from local.api_adapter import ApiAdapter
     from local.bootstrap import bootstrap, lambda_environment
-    from local.lambda_runtime import LocalFunctions
+    from local.lambda_runtime import ContainerPool, LocalFunctions
     from local.sqs_pump import SqsPump
     from local.tavus_emulator import TavusEmulator
+    from replica_pipeline.config import INGEST_TIMEOUT_SECONDS
 
-    emulator = TavusEmulator(LOCAL_TAVUS_KEY, training_seconds=training_seconds).start()
+    emulator: TavusEmulator | None = None
+    if tavus is None:
+        emulator = TavusEmulator(LOCAL_TAVUS_KEY, training_seconds=training_seconds).start()
+        tavus_url, tavus_api_key = emulator.url, LOCAL_TAVUS_KEY
+    else:
+        tavus_url, tavus_api_key = tavus.url, tavus.api_key
+        logging.getLogger("local.stack").info(
+            "Tavus: %s (external: statuses move through the reconciler's polling)", tavus_url
+        )
     resources = bootstrap(
         endpoint_url=endpoint,
         region=REGION,
-        tavus_api_key=LOCAL_TAVUS_KEY,
+        tavus_api_key=tavus_api_key,
         visibility_timeout_seconds=visibility_timeout,
     )
     functions = LocalFunctions()
     adapter = ApiAdapter(functions)
     environment = lambda_environment(
         resources,
-        tavus_url=emulator.url,
+        tavus_url=tavus_url,
         callback_base_url=f"{adapter.url}/callbacks/tavus",
-        # A claim's lease must outlive an invocation; the pump gives ingest 120 s.
-        **{"SUBMIT_LEASE_SECONDS": "150", **(settings or {})},
+        # A claim's lease must outlive an ingest invocation (killed at its timeout).
+        **{"SUBMIT_LEASE_SECONDS": str(INGEST_TIMEOUT_SECONDS + 30), **(settings or {})},
     )
     os.environ.update(environment)
-    pump = SqsPump(boto3.client("sqs"), resources.queue_url, resources.queue_arn, REGION, functions)
+    # Cold-start the in-process functions before any ingest container competes for the CPU:
+    # `up` waits for the status API's first answer.
+    functions.load("status_api", "callback", "reconciler")
+    # Ingest containers are spawned processes; they inherit os.environ as it is now, and
+    # start lazily (a cold start on the first event that needs one), as Lambda's do.
+    pump = SqsPump(
+        boto3.client("sqs"),
+        resources.queue_url,
+        resources.queue_arn,
+        REGION,
+        ContainerPool(ingest_concurrency),
+    )
     stopping = threading.Event()
 
     def reconcile_on_schedule() -> None:
@@ -121,11 +214,11 @@ def serve(
 
     threads = [
         threading.Thread(target=adapter.serve_forever, name="api", daemon=True),
-        threading.Thread(target=pump.run, name="sqs-pump", daemon=True),
         threading.Thread(target=reconcile_on_schedule, name="reconciler", daemon=True),
     ]
     for thread in threads:
         thread.start()
+    pump.start()
 
     description = {
         "aws_endpoint_url": endpoint,
@@ -137,8 +230,11 @@ def serve(
         "table": resources.table,
         "api_url": adapter.url,
         "callback_url": f"{adapter.url}/callbacks/tavus",
-        "tavus_url": emulator.url,
-        "tavus_api_key": LOCAL_TAVUS_KEY,
+        "tavus_url": tavus_url,
+        "tavus_api_key": tavus_api_key,
+        "tavus": "emulator" if emulator else "external",
+        "ingest_concurrency": ingest_concurrency,
+        "reconcile_every_seconds": reconcile_every,
         "event_bus": resources.event_bus,
         "queue_url": resources.queue_url,
         "dlq_url": resources.dlq_url,
@@ -173,7 +269,8 @@ def serve(
     stopping.wait()
     pump.stop()
     adapter.stop()
-    emulator.stop()
+    if emulator:
+        emulator.stop()
     moto.stop()
     files.stack_json.unlink(missing_ok=True)
 
@@ -189,13 +286,41 @@ def running_stack(files: StackFiles) -> dict[str, Any] | None:
     return description
 
 
-def up(files: StackFiles, extra_args: list[str]) -> int:
+def up(files: StackFiles, extra_args: list[str], environ: Mapping[str, str] | None = None) -> int:
+    """Start the stack in the background and return once it answers (0), or say why not.
+
+    ``environ`` (default: this process's) chooses the Tavus: TAVUS_API_URL and
+    TAVUS_API_KEY both set for that Tavus, neither for the emulator.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        tavus = external_tavus(environ)
+    except StackOptionError as error:
+        print(f"The local stack cannot start: {error}", file=sys.stderr)
+        return 2
     current = running_stack(files)
     if current:
+        if tavus and (current["tavus_url"], current["tavus_api_key"]) != (tavus.url, tavus.api_key):
+            print(
+                f"The local stack is already running (pid {current['pid']}) against "
+                f"{_tavus_label(current)} {current['tavus_url']}, not {tavus.url}; "
+                "run `make down` first.",
+                file=sys.stderr,
+            )
+            return 1
         print(f"The local stack is already running (pid {current['pid']}): {files.stack_json}")
+        print(_summary_line(_tavus_label(current), current["tavus_url"]))
         return 0
     files.log_file.parent.mkdir(parents=True, exist_ok=True)
     files.stack_json.unlink(missing_ok=True)
+    # The Tavus choice travels explicitly: `serve` must not pick up a different one.
+    child_environment = {
+        k: v for k, v in environ.items() if k not in (TAVUS_URL_VARIABLE, TAVUS_KEY_VARIABLE)
+    }
+    if tavus:
+        child_environment[TAVUS_URL_VARIABLE] = tavus.url
+        child_environment[TAVUS_KEY_VARIABLE] = tavus.api_key
+    started = time.monotonic()
     with files.log_file.open("ab") as log:
         process = subprocess.Popen(  # nosec B603 # noqa: S603 - our own module, fixed arguments
             [
@@ -207,13 +332,14 @@ def up(files: StackFiles, extra_args: list[str]) -> int:
                 str(files.state_dir),
                 *extra_args,
             ],
+            env=child_environment,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # outlives `make up`, holds none of its pipes
         )
     files.pid_file.write_text(f"{process.pid}\n")
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    deadline = started + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             print(f"The local stack failed to start; see {files.log_file}:", file=sys.stderr)
@@ -221,17 +347,37 @@ def up(files: StackFiles, extra_args: list[str]) -> int:
             return 1
         description = running_stack(files)
         if description:
-            print(f"Local stack up (pid {process.pid}); endpoints in {files.stack_json}")
-            print(f"  status API   {description['api_url']}/replicas")
-            print(f"  uploads      s3://{description['bucket']}/{description['upload_prefix']}")
-            print(f"  AWS (moto)   {description['aws_endpoint_url']}")
-            print(f"  Tavus (emu)  {description['tavus_url']}")
-            print(f"  logs         {files.log_file}")
+            print(
+                f"Local stack up in {time.monotonic() - started:.1f} s (pid {process.pid}); "
+                f"endpoints in {files.stack_json}"
+            )
+            for label, value in (
+                ("status API", f"{description['api_url']}/replicas"),
+                ("uploads", f"s3://{description['bucket']}/{description['upload_prefix']}"),
+                ("AWS (moto)", description["aws_endpoint_url"]),
+                (_tavus_label(description), description["tavus_url"]),
+                ("ingest", f"up to {description['ingest_concurrency']} invocations at once"),
+                ("logs", files.log_file),
+            ):
+                print(_summary_line(label, value))
             return 0
         time.sleep(0.2)
     process.terminate()
     print(f"The local stack did not answer within {START_TIMEOUT_SECONDS} s; see {files.log_file}")
     return 1
+
+
+def is_external_tavus(description: Mapping[str, Any]) -> bool:
+    """Whether a running stack (its stack.json) calls a Tavus other than the emulator."""
+    return description.get("tavus") == "external"
+
+
+def _tavus_label(description: Mapping[str, Any]) -> str:
+    return "Tavus (external)" if is_external_tavus(description) else "Tavus (emu)"
+
+
+def _summary_line(label: str, value: object) -> str:
+    return f"  {label:<17}{value}"
 
 
 def down(files: StackFiles) -> int:
@@ -288,13 +434,21 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m local.stack", description=__doc__.split("\n")[0]
+        prog="python -m local.stack",
+        description=__doc__.split("\n")[0],
+        epilog=f"{TAVUS_URL_VARIABLE} and {TAVUS_KEY_VARIABLE} in the environment (both or "
+        "neither): run against that Tavus instead of the emulator.",
     )
     parser.add_argument("command", choices=["serve", "up", "down", "status"])
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     parser.add_argument("--training-seconds", type=float, default=20.0)
     parser.add_argument("--reconcile-every", type=float, default=10.0)
     parser.add_argument("--visibility-timeout", type=int, default=10)
+    parser.add_argument(
+        "--ingest-concurrency",
+        metavar="N",
+        help="ingest invocations at once (default: ingest_max_concurrency in cdk.json)",
+    )
     parser.add_argument(
         "--setting",
         action="append",
@@ -306,12 +460,24 @@ def main() -> None:
     settings = dict(item.split("=", 1) for item in args.setting if "=" in item)
     files = StackFiles(args.state_dir.resolve())
     files.state_dir.mkdir(parents=True, exist_ok=True)
+    if args.command in ("serve", "up"):
+        try:
+            concurrency = (
+                _concurrency(args.ingest_concurrency, "--ingest-concurrency")
+                if args.ingest_concurrency is not None
+                else cdk_ingest_concurrency()
+            )
+            tavus = external_tavus(os.environ) if args.command == "serve" else None
+        except StackOptionError as error:
+            parser.exit(2, f"{parser.prog} {args.command}: {error}\n")
     if args.command == "serve":
         serve(
             files,
             training_seconds=args.training_seconds,
             reconcile_every=args.reconcile_every,
             visibility_timeout=args.visibility_timeout,
+            ingest_concurrency=concurrency,
+            tavus=tavus,
             settings=settings,
         )
     elif args.command == "up":
@@ -319,6 +485,7 @@ def main() -> None:
             f"--training-seconds={args.training_seconds}",
             f"--reconcile-every={args.reconcile_every}",
             f"--visibility-timeout={args.visibility_timeout}",
+            f"--ingest-concurrency={concurrency}",
             *(f"--setting={name}={value}" for name, value in settings.items()),
         ]
         sys.exit(up(files, extra))

@@ -97,17 +97,6 @@ class Edges:
     def reset_faults(self) -> None:
         self.tavus("/_emulator/reset", "POST")
 
-    def tavus_replicas_named(self, fragment: str) -> list[dict[str, Any]]:
-        """Replicas in Tavus's own list (its public API) whose name contains ``fragment``."""
-        response = requests.get(
-            f"{self.stack['tavus_url']}/v2/replicas",
-            params={"limit": "100"},
-            headers={"x-api-key": self.stack["tavus_api_key"]},
-            timeout=10,
-        )
-        response.raise_for_status()
-        return [r for r in response.json()["data"] if fragment in (r.get("replica_name") or "")]
-
     def created_in_tavus(self, fragment: str) -> list[dict[str, Any]]:
         """Replicas in the emulator's own record whose requested name contains ``fragment``."""
         return [

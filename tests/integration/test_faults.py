@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def creates_for(edges: Edges, name: str) -> int:
-    return len(edges.tavus_replicas_named(f"{edges.run} {name}"))
+    return len(edges.created_in_tavus(f"{edges.run} {name}"))
 
 
 @pytest.mark.parametrize("code", [500, 502, 503, 504])

@@ -116,7 +116,7 @@ def test_a_rejected_drop_shows_its_reason(edges: Edges) -> None:
     [item] = items
     assert item["status"] == "rejected"
     assert item["error_message"].startswith("video is 20 s long")
-    assert edges.tavus_replicas_named(f"{edges.run}") == []
+    assert edges.created_in_tavus(f"{edges.run}") == []
 
 
 def test_the_same_file_uploaded_twice_is_one_replica(edges: Edges) -> None:
@@ -125,15 +125,16 @@ def test_the_same_file_uploaded_twice_is_one_replica(edges: Edges) -> None:
 
     assert first == second
     assert edges.wait_for(first)["status"] == "completed"
-    assert len(edges.tavus_replicas_named(f"{edges.run} twice")) == 1
+    assert len(edges.created_in_tavus(f"{edges.run} twice")) == 1
 
 
-def test_tavus_503_three_times_then_ok_completes(edges: Edges) -> None:
-    edges.inject_faults(create_errors=[503, 503, 503])
+def test_tavus_503_twice_then_ok_completes(edges: Edges) -> None:
+    # each 503 may hide a replica: a delivery each, and a look in Tavus before the next POST
+    edges.inject_faults(create_errors=[503, 503])
     sid = submit(edges, "flaky")
 
     assert edges.wait_for(sid)["status"] == "completed"
-    assert len(edges.tavus_replicas_named(f"{edges.run} flaky")) == 1
+    assert len(edges.created_in_tavus(f"{edges.run} flaky")) == 1
 
 
 def test_429_with_retry_after_is_respected(edges: Edges) -> None:
@@ -145,7 +146,7 @@ def test_429_with_retry_after_is_respected(edges: Edges) -> None:
 
     assert time.monotonic() - started >= 2
     assert item["status"] in ("training", "completed")
-    assert len(edges.tavus_replicas_named(f"{edges.run} throttled")) == 1
+    assert len(edges.created_in_tavus(f"{edges.run} throttled")) == 1
 
 
 def test_a_dropped_callback_is_healed_by_the_reconciler(edges: Edges) -> None:

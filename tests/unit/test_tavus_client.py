@@ -53,9 +53,7 @@ def test_create_get_list_and_delete(emulator: TavusEmulator) -> None:
     first_page = client.list_replicas(page=1, limit=2)
     assert first_page["total_count"] == 3
     assert len(first_page["data"]) == 2
-    assert {r["replica_id"] for r in client.list_user_replicas()} == {
-        c.replica_id for c in created
-    }
+    assert {r["replica_id"] for r in client.list_user_replicas()} == {c.replica_id for c in created}
 
     client.delete_replica(created[0].replica_id)
     assert client.get_replica(created[0].replica_id) is None
