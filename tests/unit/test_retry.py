@@ -195,6 +195,15 @@ def test_unknown_submissions_and_attempts_that_do_not_exist(pipeline: Pipeline) 
         415,
         {"error": "send the retry body as JSON (Content-Type: application/json), or no body"},
     )
+    not_utf8 = pipeline.request(
+        "status_api",
+        "POST",
+        f"/replicas/{sid}/retry",
+        resource=RESOURCE,
+        body=b"\xff\xfe{",
+        headers={"Content-Type": "application/json"},
+    )
+    assert not_utf8 == (400, {"error": "the retry body is not UTF-8 JSON"})
     assert retry(pipeline, sid, {"attempt": 0})[0] == 409
     assert pipeline.request("status_api", "GET", f"/replicas/{sid}/retry", resource=RESOURCE)[
         0

@@ -8,6 +8,7 @@ routes and models below.
 
 from __future__ import annotations
 
+import base64
 from functools import cache
 from typing import Annotated, Any
 
@@ -288,11 +289,26 @@ def not_found(error: NotFoundError) -> Response[str]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Checked before the resolver, whose body parsing fails on some malformed media types
     # (multipart without a boundary) before any route or error handler could answer.
-    if event.get("resource") == RETRY_RESOURCE and not _json_or_no_body(event):
-        return proxy_json_error(
-            415, "send the retry body as JSON (Content-Type: application/json), or no body"
-        )
+    if event.get("resource") == RETRY_RESOURCE:
+        if not _json_or_no_body(event):
+            return proxy_json_error(
+                415, "send the retry body as JSON (Content-Type: application/json), or no body"
+            )
+        if not _utf8_body(event):  # the resolver would fail decoding it (a 502)
+            return proxy_json_error(400, "the retry body is not UTF-8 JSON")
     return app.resolve(event, context)
+
+
+def _utf8_body(event: dict[str, Any]) -> bool:
+    """Whether the body (API Gateway base64-encodes a binary one) is UTF-8 text."""
+    body = event.get("body")
+    if not body or not event.get("isBase64Encoded"):
+        return True
+    try:
+        base64.b64decode(str(body), validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error and UnicodeDecodeError are both ValueErrors
+        return False
+    return True
 
 
 def _json_or_no_body(event: dict[str, Any]) -> bool:
