@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,14 @@ class LocalStack:
         response.raise_for_status()
         return response.json()
 
+    def set_emulator_faults(self, faults: dict[str, Any]) -> Any:
+        """Replace the Tavus emulator's faults (``POST /_emulator/faults``); the faults it took."""
+        response = requests.post(
+            f"{self.description['tavus_url']}/_emulator/faults", json=faults, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()
+
 
 def process_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process has used so far, from /proc."""
@@ -66,9 +74,16 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 @contextmanager
 def local_stack(
-    *, training_seconds: float, reconcile_every: float, visibility_timeout: int
+    *,
+    training_seconds: float,
+    reconcile_every: float,
+    visibility_timeout: int,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[LocalStack]:
-    """``python -m local.stack up`` in a temporary state dir; ``down`` and removed afterwards."""
+    """``python -m local.stack up`` in a temporary state dir; ``down`` and removed afterwards.
+
+    ``settings`` override handler settings (``--setting=NAME=VALUE``).
+    """
     state_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
     command = [sys.executable, "-m", "local.stack"]
     environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
@@ -82,6 +97,7 @@ def local_stack(
                 f"--training-seconds={training_seconds}",
                 f"--reconcile-every={reconcile_every}",
                 f"--visibility-timeout={visibility_timeout}",
+                *(f"--setting={name}={value}" for name, value in (settings or {}).items()),
             ],
             cwd=ROOT,
             env=environment,

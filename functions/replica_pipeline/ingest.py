@@ -460,24 +460,20 @@ def _submit_claimed(
             hold_until=now + settings.create_settle,
         )
         raise
-    except (TavusRateLimited, TavusOutOfTime) as error:
-        store.release(
-            sid,
-            claim.token,
-            deps.clock(),
-            reason=f"{error}; waiting in the queue",
-            clean=known_clean,
-        )
-        wait = error.wait_seconds if isinstance(error, TavusRateLimited) else 0
-        raise Deferred(str(error), wait) from None
     except TavusUnavailable as error:
+        # Proof that nothing was sent Tavus could act on, unless we still had to look.
+        waits = isinstance(error, TavusRateLimited | TavusOutOfTime)
         store.release(
             sid,
             claim.token,
             deps.clock(),
-            reason=f"{error}; the record will be retried",
+            reason=f"{error}; "
+            + ("waiting in the queue" if waits else "the record will be retried"),
             clean=known_clean,
         )
+        if waits:
+            wait = error.wait_seconds if isinstance(error, TavusRateLimited) else 0
+            raise Deferred(str(error), wait) from None
         raise
     _record_replica(sid, created.replica_id, deps, note=None)
     return Outcome.SUBMITTED
