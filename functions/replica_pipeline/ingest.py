@@ -29,26 +29,22 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
 from replica_pipeline.adoption import find_earlier_replica
 from replica_pipeline.callback_token import callback_url
 from replica_pipeline.clock import Clock, parse_iso, utc_now
-from replica_pipeline.config import Settings, ValidationLimits
+from replica_pipeline.config import Settings
 from replica_pipeline.deferral import Deferred, QueuedMessage
+from replica_pipeline.inspection import Inspector, Location, Part
 from replica_pipeline.keys import (
     META_CALLBACK_TAG,
     META_MODEL_NAME,
     META_REPLICA_NAME,
-    Drop,
     ObjectCreated,
     Role,
     classify,
-    metadata_text,
-    pair_folder,
     parse_notification,
 )
-from replica_pipeline.media_probe import RangedReader, container_rejection
 from replica_pipeline.presigner import PresignRefused, presign_get
 from replica_pipeline.retry import RetryRequest, retry_request_in
 from replica_pipeline.states import Status
@@ -69,11 +65,9 @@ from replica_pipeline.tavus import (
     TavusUnavailable,
 )
 from replica_pipeline.time_budget import RecordBudget
-from replica_pipeline.validation import ObjectFacts, check_object
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 logger = Logger(child=True)
 
@@ -106,28 +100,6 @@ class IngestDependencies:
     clock: Clock = field(default=utc_now)
     # The monotonic time by which this record's Tavus calls must be over (None: no limit).
     deadline: float | None = None
-
-
-@dataclass(frozen=True)
-class Part:
-    """One uploaded object, inspected: where it is, what it is, and whether it passed."""
-
-    drop: Drop
-    bucket: str
-    version_id: str | None
-    etag: str
-    metadata: dict[str, str]
-    rejection: str | None
-
-    @property
-    def identity(self) -> str:
-        """What distinguishes this content from other content under the same key.
-
-        The ETag, not the version id: uploading the same file twice makes a new
-        version but is still the same drop, and must not make a second replica.
-        (The pre-signed URL still pins the exact version.)
-        """
-        return self.etag
 
 
 def submission_id(*identifying: str) -> str:
@@ -189,8 +161,8 @@ def ingest_object(created: ObjectCreated, deps: IngestDependencies) -> Outcome:
     if drop is None:
         logger.info("ignoring object outside the upload prefix", extra={"key": created.key})
         return Outcome.IGNORED
-    part = inspect(
-        created.bucket, drop, deps, event_size=created.size, version_id=created.version_id
+    part = _inspector(deps).inspect(
+        created.bucket, drop, event_size=created.size, version_id=created.version_id
     )
     if part is None:
         logger.warning("object is gone before it could be read", extra={"key": created.key})
@@ -202,72 +174,10 @@ def ingest_object(created: ObjectCreated, deps: IngestDependencies) -> Outcome:
     return _ingest_pair_part(part, deps)
 
 
-def inspect(
-    bucket: str,
-    drop: Drop,
-    deps: IngestDependencies,
-    *,
-    event_size: int | None = None,
-    version_id: str | None = None,
-) -> Part | None:
-    """HEAD the object and validate it; None when it no longer exists."""
-    head = _head(deps, bucket, drop.key, version_id)
-    if head is None:
-        return None
-    # The event's size is S3's own figure for this upload; HEAD may describe a newer one.
-    size = event_size if event_size is not None else int(head.get("ContentLength", 0))
-    version = head.get("VersionId") or version_id
-    facts = ObjectFacts(
-        key=drop.key,
-        extension=drop.extension,
-        size=size,
-        content_type=str(head.get("ContentType", "")),
-    )
-    limits = deps.settings.limits
-    if drop.role is Role.CONSENT:
-        limits = limits.for_consent_video()
-    rejection = check_object(facts, limits)
-    if rejection is None:
-        rejection = _check_header(bucket, drop.key, version, size, limits, deps)
-    return Part(
-        drop=drop,
-        bucket=bucket,
-        version_id=version,
-        etag=str(head.get("ETag", "")).strip('"'),
-        metadata={
-            key.lower(): metadata_text(value) for key, value in head.get("Metadata", {}).items()
-        },
-        rejection=rejection,
-    )
-
-
-def _check_header(
-    bucket: str,
-    key: str,
-    version_id: str | None,
-    size: int,
-    limits: ValidationLimits,
-    deps: IngestDependencies,
-) -> str | None:
-    def fetch(first: int, last: int) -> bytes:
-        args: dict[str, str] = {"Bucket": bucket, "Key": key, "Range": f"bytes={first}-{last}"}
-        if version_id and version_id != "null":
-            args["VersionId"] = version_id
-        return deps.s3.get_object(**args)["Body"].read()  # type: ignore[arg-type]
-
-    reader = RangedReader(size, fetch, budget=limits.probe_max_bytes)
-    reason = container_rejection(reader, key, limits)
-    logger.debug(
-        "read the container header",
-        extra={"key": key, "bytes_read": reader.bytes_fetched, "requests": reader.requests},
-    )
-    return reason
-
-
 def _ingest_pair_part(part: Part, deps: IngestDependencies) -> Outcome:
     if part.rejection:
         return _reject(_part_submission(part), f"{part.drop.role} video: {part.rejection}", deps)
-    sibling = _find_sibling(part, deps)
+    sibling = _inspector(deps).find_sibling(part)
     if sibling is None or sibling.rejection:
         waiting = (
             Status.WAITING_FOR_CONSENT
@@ -277,7 +187,7 @@ def _ingest_pair_part(part: Part, deps: IngestDependencies) -> Outcome:
         deps.store.create(_part_submission(part), waiting, deps.clock())
         # Look again after writing: if the other half landed meanwhile, its own
         # event may have missed our placeholder, so this event completes the pair.
-        sibling = _find_sibling(part, deps)
+        sibling = _inspector(deps).find_sibling(part)
         if sibling is None or sibling.rejection:
             return Outcome.WAITING
     training, consent = (part, sibling) if part.drop.role is Role.TRAINING else (sibling, part)
@@ -287,26 +197,8 @@ def _ingest_pair_part(part: Part, deps: IngestDependencies) -> Outcome:
     return outcome
 
 
-def _find_sibling(part: Part, deps: IngestDependencies) -> Part | None:
-    """The other half of a pair, inspected, or None when it has not arrived."""
-    # The whole folder, not a "consent." prefix: S3 keys are case-sensitive but the
-    # convention is not, so Consent.mp4 and CONSENT.MP4 are halves too.
-    folder = pair_folder(part.drop, deps.settings.upload_prefix)
-    paginator = deps.s3.get_paginator("list_objects_v2")
-    entries = [
-        entry
-        for page in paginator.paginate(Bucket=part.bucket, Prefix=folder, Delimiter="/")
-        for entry in page.get("Contents", [])
-    ]
-    candidates = []
-    for entry in entries:
-        drop = classify(entry["Key"], deps.settings.upload_prefix)
-        if drop and drop.name == part.drop.name and drop.role is not part.drop.role:
-            candidates.append((entry["LastModified"], drop))
-    if not candidates:
-        return None
-    _, newest = max(candidates, key=lambda candidate: candidate[0])
-    return inspect(part.bucket, newest, deps)
+def _inspector(deps: IngestDependencies) -> Inspector:
+    return Inspector(deps.s3, deps.settings)
 
 
 def submit(submission: Submission, parts: list[Part], deps: IngestDependencies) -> Outcome:
@@ -333,7 +225,8 @@ def resubmit(request: RetryRequest, deps: IngestDependencies) -> Outcome:
         )
         if key
     ]
-    gone = [location.key for location in locations if not _exists(location, deps)]
+    inspector = _inspector(deps)
+    gone = [location.key for location in locations if not inspector.exists(location)]
     if gone:
         deps.store.transition(
             sid,
@@ -363,34 +256,6 @@ def _holds(claim: Claim, sid: str, now: datetime) -> bool:
         )
         return False
     return True
-
-
-@dataclass(frozen=True)
-class Location:
-    """One object version to pre-sign."""
-
-    bucket: str
-    key: str
-    version_id: str | None
-
-
-def _exists(location: Location, deps: IngestDependencies) -> bool:
-    return _head(deps, location.bucket, location.key, location.version_id) is not None
-
-
-def _head(
-    deps: IngestDependencies, bucket: str, key: str, version_id: str | None
-) -> HeadObjectOutputTypeDef | None:
-    """HeadObject of the object (that version, when named); None when it no longer exists."""
-    args: dict[str, str] = {"Bucket": bucket, "Key": key}
-    if version_id:  # "null" too: S3's name for the version made before versioning
-        args["VersionId"] = version_id
-    try:
-        return deps.s3.head_object(**args)  # type: ignore[arg-type]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
-            return None
-        raise
 
 
 def _submit_claimed(
