@@ -218,10 +218,10 @@ def measure_on(stack: LocalStack) -> Report:
         + f"; messages in the dead-letter queue: {dead_letters}"
     )
     report.notes.append(
-        f"the stack process (moto, the emulator and the ingest function share it) used "
-        f"{stack_cpu:.0f} s of CPU, {stack_cpu / DROPS * 1000:.0f} ms per drop, for "
-        f"{wall / DROPS * 1000:.0f} ms of wall time per drop: ingest runs one batch of 10 at a "
-        f"time (one SQS pump, one container)"
+        f"the stack process (moto, the emulator and the API adapter; ingest runs in its own "
+        f"container processes) used {stack_cpu:.0f} s of CPU, "
+        f"{stack_cpu / DROPS * 1000:.0f} ms per drop, for "
+        f"{wall / DROPS * 1000:.0f} ms of wall time per drop"
     )
     report.notes.append(
         f"the ingest queue held up to {peak_depth} messages while the drops were handled, and "

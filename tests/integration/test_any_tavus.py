@@ -112,14 +112,7 @@ def test_up_with_only_one_tavus_variable_fails_at_once_naming_the_other(
     value = "http://127.0.0.1:9" if given == "TAVUS_API_URL" else "some-key"
     environment = stack_environment(**{given: value})
 
-    result = subprocess.run(
-        [*STACK, "up", "--state-dir", str(tmp_path)],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = up_in(tmp_path, environment)
 
     assert result.returncode != 0
     assert missing in result.stderr
@@ -130,14 +123,19 @@ def test_up_with_only_one_tavus_variable_fails_at_once_naming_the_other(
 def test_up_refuses_a_tavus_url_that_is_not_http(tmp_path: Path) -> None:
     environment = stack_environment(TAVUS_API_URL="ftp://tavus.example", TAVUS_API_KEY="k")
 
-    result = subprocess.run(
-        [*STACK, "up", "--state-dir", str(tmp_path)],
+    result = up_in(tmp_path, environment)
+
+    assert result.returncode != 0
+    assert "TAVUS_API_URL must be an http(s) URL" in result.stderr
+
+
+def up_in(state_dir: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m local.stack up`` in ``state_dir``, expected to refuse quickly."""
+    return subprocess.run(
+        [*STACK, "up", "--state-dir", str(state_dir)],
         cwd=ROOT,
         env=environment,
         capture_output=True,
         text=True,
         timeout=30,
     )
-
-    assert result.returncode != 0
-    assert "TAVUS_API_URL must be an http(s) URL" in result.stderr
