@@ -19,13 +19,20 @@ def main() -> int:
     if up(files, []) != 0:
         return 1
     description = running_stack(files)
+    every = f"every {(description or {}).get('reconcile_every_seconds', 10):g} s"
     if description and is_external_tavus(description):
         print(
             f"\nThis stack calls the Tavus at {description['tavus_url']}, not the emulator: "
             "training takes hours there, not seconds. Tavus's callbacks cannot reach this "
-            "laptop, so statuses move when the local reconciler polls Get Replica (every "
-            f"{description.get('reconcile_every_seconds', 10):g} s). Ctrl-C stops watching; "
-            "the stack keeps running, and `.venv/bin/replicas watch` picks it up again."
+            f"laptop, so statuses move when the local reconciler polls Get Replica ({every}). "
+            "Ctrl-C stops watching; the stack keeps running, and `.venv/bin/replicas watch` "
+            "picks it up again."
+        )
+    else:
+        # Progress moves in steps, one per reconciler run: say why, before anyone wonders.
+        print(
+            "\nLike Tavus, the emulator calls back only when a training ends: the progress "
+            f"below is what the local reconciler reads with Get Replica ({every}), as in AWS."
         )
     print(f"\nSubmitting {SAMPLE} (2 min, 1080p, H.264: a test pattern with a tone, then silence)")
     code = cli.main(["submit", str(SAMPLE), "--name", "Sample replica", "--watch"])

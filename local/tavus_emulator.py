@@ -4,12 +4,13 @@ It speaks the API described in TAVUS_API.md: checks ``x-api-key``, validates
 Create Replica bodies like Tavus, really downloads the pre-signed URLs it is
 given (and fails the training, as Tavus would, when a URL is unreachable, would
 expire within 24 hours of signing, or was signed with temporary credentials),
-advances ``training_progress`` on a fast clock and POSTs callbacks. Faults are
-injected through ``POST /_emulator/faults``: the polite ones (an error before acting, a
-slow answer) and the hard ones a real Tavus has too, such as acting then failing (the
-replica exists, yet the answer is an error or comes after the client gave up), rate
-limits, capped and reordered List pages, stock replicas in the account, and 200 answers
-whose body is not a replica or a page.
+advances ``training_progress`` on a fast clock (read with Get Replica) and, like
+Tavus, POSTs a callback only when training ends (progress callbacks are a fault).
+Faults are injected through ``POST /_emulator/faults``: the polite ones (an error
+before acting, a slow answer) and the hard ones a real Tavus has too, such as acting
+then failing (the replica exists, yet the answer is an error or comes after the client
+gave up), rate limits, capped and reordered List pages, stock replicas in the account,
+and 200 answers whose body is not a replica or a page.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class Faults:
     callback_duplicate_rate: float = 0.0
     callback_duplicates: int = 1  # extra copies of a duplicated callback
     callback_reorder: bool = False
+    # Tavus documents callbacks only on completion and error: progress ones are opt-in.
+    progress_callbacks: bool = False
     training_seconds: float | None = None
     fail_training: str | None = None
     # Acting, then failing: the replica is created and trains, the answer says otherwise.
@@ -126,6 +129,8 @@ def _is_positive_int_or_null(value: Any) -> bool:
 _FAULT_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "create_errors": (_is_error_codes, "a list of HTTP error codes"),
     "callback_duplicates": (lambda v: _is_int(v) and 1 <= v <= 10, "an integer from 1 to 10"),
+    "progress_callbacks": (lambda v: isinstance(v, bool), "true or false"),
+    "callback_reorder": (lambda v: isinstance(v, bool), "true or false"),
     "create_errors_after_acting": (_is_error_codes, "a list of HTTP error codes (400-599)"),
     "create_answer_delay_ms": (_is_duration, "a number of milliseconds, 0 or more"),
     "rate_limit_seconds": (_is_duration, "a number of seconds, 0 or more"),
@@ -418,14 +423,16 @@ class TavusEmulator:
             with self.lock:
                 replica.progress = progress
                 replica.updated_at = self.clock()
-            self._callback(
-                replica,
-                {
-                    "replica_id": replica.replica_id,
-                    "status": "training",
-                    "training_progress": f"{progress}/100",
-                },
-            )
+                announce = self.faults.progress_callbacks
+            if announce:
+                self._callback(
+                    replica,
+                    {
+                        "replica_id": replica.replica_id,
+                        "status": "training",
+                        "training_progress": f"{progress}/100",
+                    },
+                )
         if self._stopping.wait(step_delay):
             return
         self._finish(replica, "completed", None)

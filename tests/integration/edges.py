@@ -126,3 +126,17 @@ class Edges:
         return next(
             r for r in self.tavus("/_emulator/replicas")["data"] if r["replica_id"] == replica_id
         )
+
+    def wait_for_callbacks(
+        self, replica_id: str, count: int, status: str | None = None, timeout: float = 20
+    ) -> list[dict[str, Any]]:
+        """The callbacks (with ``status``, default any) the emulator sent, once ``count`` were."""
+        deadline = time.monotonic() + timeout
+        sent: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            callbacks = self.emulator_replica(replica_id)["callbacks"]
+            sent = [c for c in callbacks if status in (None, c["body"]["status"])]
+            if len(sent) >= count:
+                return sent
+            time.sleep(0.2)
+        raise AssertionError(f"only {len(sent)} {status or 'any'!r} callbacks were sent: {sent}")

@@ -67,7 +67,8 @@ def drops(stack: dict[str, str]) -> Iterator[Drops]:
     edges = Edges(stack)
     try:
         # Faults are read when Tavus is asked to create a replica, so each drop keeps its own.
-        # Slow training: progress 25 % after 15 s, done after 60 s (long after these tests).
+        # Slow training: Get Replica says 25 % after 15 s (Tavus calls back only at the end,
+        # so the reconciler brings it, within 2 s), done after 60 s (after these tests).
         edges.inject_faults(training_seconds=60)
         training = submit(edges, "training")
         edges.wait_for(training, {"training"})

@@ -1,10 +1,14 @@
-"""The emulator's hard faults, seen over HTTP exactly as a Tavus client sees them."""
+"""The emulator's hard faults and training callbacks, seen over HTTP as a client sees them."""
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,8 +29,16 @@ class Client:
         self.http = requests.Session()
         self.http.headers["x-api-key"] = KEY
 
-    def create(self, name: str = "face", timeout: float = 5) -> requests.Response:
-        body = {"train_video_url": VIDEO, "replica_name": name}
+    def create(
+        self,
+        name: str = "face",
+        timeout: float = 5,
+        video: str = VIDEO,
+        callback_url: str | None = None,
+    ) -> requests.Response:
+        body = {"train_video_url": video, "replica_name": name}
+        if callback_url:
+            body["callback_url"] = callback_url
         return self.http.post(f"{self.url}/v2/replicas", json=body, timeout=timeout)
 
     def get(self, replica_id: str, **query: str) -> requests.Response:
@@ -85,6 +97,47 @@ def wait_until(condition: Any, seconds: float = 3) -> None:
     while not condition():
         assert time.monotonic() < deadline, "gave up waiting"
         time.sleep(0.02)
+
+
+@dataclass
+class OurSide:
+    """The pipeline's end of a training: the video Tavus downloads, the callbacks it POSTs."""
+
+    video_url: str
+    callback_url: str
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def ours() -> Iterator[OurSide]:
+    callbacks: list[dict[str, Any]] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _our_handler(callbacks))
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield OurSide(f"{base}/train.mp4", f"{base}/callbacks/tavus", callbacks)
+    server.shutdown()
+    server.server_close()
+
+
+def _our_handler(callbacks: list[dict[str, Any]]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._send(b"a training video")
+
+        def do_POST(self) -> None:
+            callbacks.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self._send(b"")
+
+        def _send(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
 
 
 # -- acting, then failing ------------------------------------------------------
@@ -319,6 +372,112 @@ def ids(replicas: list[dict[str, Any]]) -> list[str]:
     return [replica["replica_id"] for replica in replicas]
 
 
+# -- training callbacks ---------------------------------------------------------------
+
+
+@dataclass
+class Training:
+    """What Get Replica showed while a replica trained, and what we had been called back."""
+
+    progress: list[str] = field(default_factory=list)  # each new training_progress, in order
+    updated_at: list[str] = field(default_factory=list)  # updated_at when each was first seen
+    callbacks_meanwhile: list[dict[str, Any]] = field(default_factory=list)
+
+
+def watch_training(client: Client, ours: OurSide, replica_id: str) -> Training:
+    """Poll Get Replica, as the reconciler does, until the replica is no longer training."""
+    seen = Training()
+    deadline = time.monotonic() + 20
+    while (replica := client.get(replica_id).json())["status"] == "started":
+        if not seen.progress or seen.progress[-1] != replica["training_progress"]:
+            seen.progress.append(replica["training_progress"])
+            seen.updated_at.append(replica["updated_at"])
+        seen.callbacks_meanwhile = list(ours.callbacks)
+        assert time.monotonic() < deadline, "the training never ended"
+        time.sleep(0.02)
+    return seen
+
+
+def sent_callbacks(client: Client, count: int) -> list[dict[str, Any]]:
+    """The emulator's record of the callbacks it POSTed, once ``count`` went out."""
+    wait_until(lambda: len(client.created()[0]["callbacks"]) >= count)
+    callbacks: list[dict[str, Any]] = client.created()[0]["callbacks"]
+    return callbacks
+
+
+def test_by_default_training_calls_back_once_at_the_end_and_get_shows_progress(
+    client: Client, ours: OurSide
+) -> None:
+    client.faults(training_seconds=1.2).raise_for_status()
+    replica_id = client.create(video=ours.video_url, callback_url=ours.callback_url).json()[
+        "replica_id"
+    ]
+
+    training = watch_training(client, ours, replica_id)
+
+    assert training.progress == ["0/100", "25/100", "50/100", "75/100"]
+    assert training.updated_at == sorted(set(training.updated_at)), "each step touches it"
+    assert training.callbacks_meanwhile == [], "Tavus sends no progress callbacks"
+    ready = {"replica_id": replica_id, "status": "ready"}
+    assert sent_callbacks(client, 1) == [{"body": ready, "status_code": 200}]
+    assert ours.callbacks == [ready]
+    assert client.stats()["callbacks_sent"] == 1
+    assert client.get(replica_id).json()["training_progress"] == "100/100"
+
+
+def test_a_failed_training_calls_back_once_with_its_error(client: Client, ours: OurSide) -> None:
+    client.faults(fail_training="A second person was detected.").raise_for_status()
+    replica_id = client.create(video=ours.video_url, callback_url=ours.callback_url).json()[
+        "replica_id"
+    ]
+
+    [callback] = sent_callbacks(client, 1)
+
+    assert callback["body"] == {
+        "replica_id": replica_id,
+        "status": "error",
+        "error_message": "A second person was detected.",
+    }
+    assert ours.callbacks == [callback["body"]]
+
+
+def test_progress_callbacks_when_asked_for_arrive_before_the_final_one(
+    client: Client, ours: OurSide
+) -> None:
+    client.faults(training_seconds=0.4, progress_callbacks=True).raise_for_status()
+    replica_id = client.create(video=ours.video_url, callback_url=ours.callback_url).json()[
+        "replica_id"
+    ]
+
+    sent = sent_callbacks(client, 4)
+
+    assert [callback["body"] for callback in sent] == [
+        *(
+            {"replica_id": replica_id, "status": "training", "training_progress": f"{p}/100"}
+            for p in (25, 50, 75)
+        ),
+        {"replica_id": replica_id, "status": "ready"},
+    ]
+    assert ours.callbacks == [callback["body"] for callback in sent]
+    assert client.stats()["callbacks_sent"] == 4
+
+
+def test_a_reordered_stale_progress_callback_still_comes_after_the_final_one(
+    client: Client, ours: OurSide
+) -> None:
+    client.faults(training_seconds=0.4, callback_reorder=True).raise_for_status()
+    replica_id = client.create(video=ours.video_url, callback_url=ours.callback_url).json()[
+        "replica_id"
+    ]
+
+    sent = sent_callbacks(client, 2)
+
+    assert [callback["body"] for callback in sent] == [
+        {"replica_id": replica_id, "status": "ready"},
+        {"replica_id": replica_id, "status": "training", "training_progress": "75/100"},
+    ]
+
+
 # -- the control endpoint ------------------------------------------------------------
 
 
@@ -347,6 +506,10 @@ def test_an_unknown_fault_key_is_rejected(client: Client) -> None:
         ("get_garbage", -1),
         ("list_errors", "500"),
         ("list_garbage", 1.0),
+        ("progress_callbacks", "true"),
+        ("progress_callbacks", 1),
+        ("progress_callbacks", None),
+        ("callback_reorder", "yes"),
     ],
 )
 def test_a_mistyped_fault_is_rejected_naming_the_key(client: Client, key: str, value: Any) -> None:
@@ -362,6 +525,8 @@ def test_the_new_faults_echo_back_when_set(client: Client) -> None:
     assert answer.status_code == 200
     assert answer.json()["list_order"] == "oldest_first"
     assert answer.json()["max_creates_per_second"] is None
+    assert answer.json()["progress_callbacks"] is False, "off unless asked for, as in Tavus"
+    assert client.faults(progress_callbacks=True).json()["progress_callbacks"] is True
 
 
 def test_reset_clears_every_new_fault(client: Client) -> None:
