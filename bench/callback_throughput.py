@@ -33,7 +33,8 @@ from bench.local_stack import LocalStack, local_stack, process_cpu_seconds
 use_functions_package()
 
 from replica_pipeline import config  # noqa: E402
-from replica_pipeline.callback_token import TOKEN_PARAMETER, callback_token  # noqa: E402
+from replica_pipeline.callback_token import TOKEN_PARAMETER  # noqa: E402
+from replica_pipeline.callback_token import callback_url as submission_callback_url  # noqa: E402
 from replica_pipeline.clock import iso, utc_now  # noqa: E402
 from replica_pipeline.events import DETAIL_TYPE, EVENT_SOURCE  # noqa: E402
 from replica_pipeline.states import Status  # noqa: E402
@@ -225,10 +226,10 @@ def measure_on(stack: LocalStack) -> Report:
 
     # Round-major order: every item gets progress 9 before any gets 18, and so on.
     sent = [(i, 9 * k) for k in range(1, CALLBACKS_PER_ITEM + 1) for i in range(ITEMS)]
-    tokens = [callback_token(sid, key) for sid, _ in pairs]
+    urls = [submission_callback_url(callback_url, sid, key) for sid, _ in pairs]
     tasks = [
         post_callback(
-            f"{callback_url}?{TOKEN_PARAMETER}={tokens[i]}",
+            urls[i],
             json.dumps(
                 {
                     "replica_id": pairs[i][1],

@@ -19,7 +19,7 @@ from infra.functions import FunctionSpec, FunctionsRuntime, PipelineFunction
 from infra.nag import acknowledge, nag_reference
 from infra.secrets import PipelineSecrets
 from infra.storage import ReplicasTable
-from replica_pipeline.config import INGEST_QUEUE_URL
+from replica_pipeline.config import CALLBACK_TIMEOUT_SECONDS, INGEST_QUEUE_URL
 
 STAGE_NAME = "v1"
 CALLBACK_PATH = "/callbacks/tavus"
@@ -165,8 +165,8 @@ class CallbackEndpoint(Construct):
             FunctionSpec(
                 handler=CALLBACK_HANDLER,
                 description="Verifies Tavus callbacks and applies them to the replicas table",
-                # API Gateway waits at most 29 s; Get Replica is tried once, 5 s at most.
-                timeout=Duration.seconds(20),
+                # API Gateway waits at most 29 s; Get Replica is tried once, 6 s at most.
+                timeout=Duration.seconds(CALLBACK_TIMEOUT_SECONDS),
                 memory_size=256,
                 no_dead_letter_queue_because="Invoked synchronously by API Gateway: a failure "
                 "is an HTTP 5xx answered to Tavus, and the reconciler heals a lost callback; "

@@ -26,6 +26,7 @@ from replica_pipeline.observability import (
     DROPS_SUBMITTED,
     METRICS_NAMESPACE,
     STUCK_TRAININGS,
+    TAVUS_SUSPECT,
 )
 
 # Powertools names the dimension it adds from POWERTOOLS_SERVICE_NAME "service".
@@ -135,6 +136,13 @@ class Operations(Construct):
             self.app_metric(STUCK_TRAININGS, "Maximum", props.reconcile_every),
             "Submissions have been training longer than STUCK_TRAINING_HOURS (see the "
             "reconciler's logs and Tavus).",
+        )
+        self._alarm(
+            "TavusForgotReplicas",
+            self.app_metric(TAVUS_SUSPECT, "Maximum", props.reconcile_every),
+            "Tavus answered that it does not know more training replicas than "
+            "MAX_UNKNOWN_REPLICAS_PER_RUN at once; the reconciler changed none of them. "
+            "Check Tavus's status and API (a moved endpoint looks like this).",
         )
 
         self.dashboard = cloudwatch.Dashboard(

@@ -139,12 +139,18 @@ class UploadsBucket(Construct):
         ]
 
 
+_PROJECTIONS = {
+    "ALL": dynamodb.ProjectionType.ALL,
+    "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY,
+}
+
+
 def _string(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
 
 
 class ReplicasTable(Construct):
-    """On-demand, point-in-time recovery, deletion protection, and the schema's two GSIs.
+    """On-demand, point-in-time recovery, deletion protection, and the schema's GSIs.
 
     No Powertools idempotency table: the ingest claim (``submitting`` with a lease)
     lives in the replicas item itself, see the README, "Exactly one Create Replica".
@@ -169,6 +175,7 @@ class ReplicasTable(Construct):
                     index_name=index.name,
                     partition_key=_string(index.partition_key),
                     sort_key=_string(index.sort_key) if index.sort_key else None,
+                    projection_type=_PROJECTIONS[index.projection],
                 )
                 for index in INDEXES
             ],

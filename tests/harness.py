@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlencode
 
 import boto3
@@ -44,6 +44,11 @@ FAST_TAVUS = {
     "TAVUS_READ_TIMEOUT_SECONDS": "2",
     "CREATE_SETTLE_SECONDS": "0",
 }
+
+
+class CallbackQuery(TypedDict):
+    submission: str
+    token: str
 
 
 @dataclass
@@ -188,10 +193,21 @@ class Pipeline:
         return int(response["statusCode"]), json.loads(text) if text else None
 
     def post_callback(
-        self, payload: Any, *, token: str | None, headers: dict[str, str] | None = None
+        self,
+        payload: Any,
+        *,
+        token: str | None,
+        submission: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
+        """POST to the callback URL; without ``submission``, the URL of older releases."""
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        path = "/callbacks/tavus" + (f"?{urlencode({'token': token})}" if token is not None else "")
+        query = {
+            name: value
+            for name, value in (("submission", submission), ("token", token))
+            if value is not None
+        }
+        path = "/callbacks/tavus" + (f"?{urlencode(query)}" if query else "")
         return self.request(
             "callback",
             "POST",
@@ -204,6 +220,10 @@ class Pipeline:
     def token_for(self, submission_id: str) -> str:
         key = self.secret(self.resources.callback_hmac_secret_arn).encode()
         return callback_token(submission_id, key)
+
+    def callback_query(self, submission_id: str) -> CallbackQuery:
+        """``post_callback``'s arguments for the URL the ingest hands Tavus today."""
+        return CallbackQuery(submission=submission_id, token=self.token_for(submission_id))
 
     def status_events(self) -> list[dict[str, Any]]:
         """Every ``Replica Status Changed`` event published so far (consumed)."""
@@ -249,7 +269,9 @@ class Pipeline:
     # -- what a user sees ----------------------------------------------------
 
     def items(self) -> list[dict[str, Any]]:
-        return list(self.table.scan(ConsistentRead=True)["Items"])
+        """Every submission (the reconciler's own item, which has no status, left out)."""
+        items = self.table.scan(ConsistentRead=True)["Items"]
+        return [item for item in items if "status" in item]
 
     def item(self, submission_id: str) -> dict[str, Any]:
         return dict(self.table.get_item(Key={PARTITION_KEY: submission_id})["Item"])

@@ -8,8 +8,9 @@ instead of creating a second one.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import timedelta
+from typing import Any
 
 from replica_pipeline.clock import parse_iso
 from replica_pipeline.tavus import TavusClient
@@ -36,8 +37,20 @@ def find_earlier_replica(
     (``TavusListingIncomplete`` or another ``TavusUnavailable``): "not found"
     is said only after every one of the account's replicas was seen.
     """
+    return earlier_replica_in(
+        tavus.list_user_replicas(deadline=deadline), tavus_replica_name, first_claimed_at, exclude
+    )
+
+
+def earlier_replica_in(
+    replicas: Iterable[dict[str, Any]],
+    tavus_replica_name: str,
+    first_claimed_at: str,
+    exclude: Collection[str] = (),
+) -> str | None:
+    """``find_earlier_replica`` in a complete listing already read (one for many items)."""
     not_before = parse_iso(first_claimed_at) - ADOPTION_CLOCK_SKEW if first_claimed_at else None
-    for replica in tavus.list_user_replicas(deadline=deadline):
+    for replica in replicas:
         if replica.get("replica_name") != tavus_replica_name:
             continue
         created_at = replica.get("created_at")

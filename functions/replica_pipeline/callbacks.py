@@ -1,24 +1,31 @@
-"""Tavus's training callback: authenticate, parse, confirm, apply.
+"""Tavus's training callback: authenticate, parse, find, confirm, apply.
 
 Order of checks (each answer is documented in the README):
 413 body over 64 KiB · 401 no token · 400 not JSON / not an object / no
-replica_id · 403 a token that is not ours for this replica · 404 a replica id we
-never submitted · 200 applied, or already applied (replays are harmless).
-Nothing is written before every check has passed.
+replica_id · 403 a token that is not ours for the submission the URL names ·
+404 no such submission (or, for a URL that names none, no such replica) ·
+200 applied, already applied, or news about another replica (ignored).
+
+The callback URL names the submission (``?submission=…&token=…``, the token
+being the HMAC of that id), so the token is checked before anything is read
+and the item is read consistently: a callback that beats the ingest's write of
+``replica_id`` still finds its item. News about a replica that is not the
+item's current one (an earlier attempt's) changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from replica_pipeline.callback_token import token_matches
 from replica_pipeline.clock import Clock, utc_now
-from replica_pipeline.store import ReplicaStore
+from replica_pipeline.config import TavusSettings
+from replica_pipeline.store import Item, ReplicaStore, earlier_replica_ids
 from replica_pipeline.tavus import TavusClient, TavusError
 from replica_pipeline.tracking import (
     DEFAULT_ERROR,
@@ -106,7 +113,12 @@ def parse_callback(body: bytes) -> ParsedCallback:
     raise MalformedCallback("callback body has no replica_id")
 
 
-def handle_callback(token: str | None, body: bytes, deps: CallbackDependencies) -> CallbackResult:
+def handle_callback(
+    token: str | None,
+    body: bytes,
+    deps: CallbackDependencies,
+    submission_id: str | None = None,
+) -> CallbackResult:
     if len(body) > MAX_BODY_BYTES:
         raise BodyTooLarge(f"callback body is over {MAX_BODY_BYTES // 1024} KiB")
     if not token:
@@ -114,20 +126,65 @@ def handle_callback(token: str | None, body: bytes, deps: CallbackDependencies) 
     parsed = parse_callback(body)
     if len(token) != 64 or not all(c in "0123456789abcdef" for c in token):
         raise WrongToken("callback token is not valid")
-    item = deps.store.find_by_replica_id(parsed.replica_id)
-    if item is None:
-        raise UnknownReplica("no submission has this replica_id")
+    item = _authenticated_item(token, parsed, deps, submission_id)
     sid = str(item["submission_id"])
-    if not token_matches(sid, token, deps.callback_key()):
-        raise WrongToken("callback token is not valid for this replica")
+    current = item.get("replica_id")
+    if parsed.replica_id in earlier_replica_ids(item) or (current and current != parsed.replica_id):
+        deps.store.note(
+            sid,
+            f"callback about replica {parsed.replica_id}, not this attempt's: ignored",
+            deps.clock(),
+        )
+        return CallbackResult(sid, parsed.replica_id, str(item.get("status")), changed=False)
     observation = confirm(parsed, deps)
-    updated = apply_observation(deps.store, item, observation, deps.clock(), source="callback")
-    current = updated or item
+    updated = apply_observation(
+        deps.store, item, parsed.replica_id, observation, deps.clock(), source="callback"
+    )
+    current_item = updated or item
     return CallbackResult(
         submission_id=sid,
         replica_id=parsed.replica_id,
-        status=str(current.get("status")),
+        status=str(current_item.get("status")),
         changed=updated is not None,
+    )
+
+
+def _authenticated_item(
+    token: str, parsed: ParsedCallback, deps: CallbackDependencies, submission_id: str | None
+) -> Item:
+    """The item the callback is for, read consistently, once its token has been checked."""
+    if submission_id is not None:
+        # The token first: a caller without it learns nothing about what exists.
+        if not token_matches(submission_id, token, deps.callback_key()):
+            raise WrongToken("callback token is not valid for this submission")
+        item = deps.store.get(submission_id)
+        if item is None:
+            raise UnknownReplica("no such submission")
+        return item
+    # A URL handed out before callback URLs named their submission.
+    found = deps.store.find_by_replica_id(parsed.replica_id)
+    if found is None:
+        raise UnknownReplica("no submission has this replica_id")
+    sid = str(found["submission_id"])
+    if not token_matches(sid, token, deps.callback_key()):
+        raise WrongToken("callback token is not valid for this replica")
+    item = deps.store.get(sid)  # the index may lag the table: read the item itself
+    if item is None:
+        raise UnknownReplica("no submission has this replica_id")
+    return item
+
+
+def confirming_settings(settings: TavusSettings) -> TavusSettings:
+    """The Tavus client of a callback: one quick try, no retry, no ``Retry-After`` wait.
+
+    Its slowest call (``slowest_call_seconds``, 6 s) fits well inside the callback
+    function's timeout; when it cannot confirm, the callback's own word is applied.
+    """
+    return replace(
+        settings,
+        max_retries=0,
+        connect_timeout=min(settings.connect_timeout, 2.0),
+        read_timeout=min(settings.read_timeout, 4.0),
     )
 
 

@@ -38,12 +38,16 @@ PAIR_TIMEOUT_HOURS = "PAIR_TIMEOUT_HOURS"
 STALE_SUBMITTING_MINUTES = "STALE_SUBMITTING_MINUTES"
 STUCK_TRAINING_HOURS = "STUCK_TRAINING_HOURS"
 RECONCILE_BATCH_SIZE = "RECONCILE_BATCH_SIZE"
+UNKNOWN_REPLICA_GRACE_MINUTES = "UNKNOWN_REPLICA_GRACE_MINUTES"
+MAX_UNKNOWN_REPLICAS_PER_RUN = "MAX_UNKNOWN_REPLICAS_PER_RUN"
 # The ingest queue, for the status API's retries (the only function that sends to it).
 INGEST_QUEUE_URL = "INGEST_QUEUE_URL"
 
 # The ingest function's timeout (the CDK stack and the local stack both use it); the
 # time budget in ``replica_pipeline.ingest_budget`` checks that a record fits in it.
 INGEST_TIMEOUT_SECONDS = 120
+# The callback function's timeout: API Gateway waits 29 s at most.
+CALLBACK_TIMEOUT_SECONDS = 20
 
 DEFAULT_TAVUS_API_URL = "https://tavusapi.com"
 DEFAULT_UPLOAD_PREFIX = "uploads/"
@@ -107,7 +111,14 @@ class ReconcileSettings:
     # A submitting item untouched this long lost its invocation (and maybe its message).
     stale_submitting: timedelta = timedelta(minutes=30)
     stuck_training: timedelta = timedelta(hours=8)
+    # Items read from the table per query (the reconciler pages on to reach them all).
     batch_size: int = 100
+    # Tavus must not know a training replica for this long, over two runs at least,
+    # before the item is marked error: one bad answer must not end a healthy replica.
+    unknown_grace: timedelta = timedelta(hours=1)
+    # More unknown replicas than this in one run means Tavus is broken (or its API
+    # moved), not that they all vanished: the run stops changing items and alarms.
+    max_unknown_per_run: int = 10
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,10 @@ class Settings:
                 ),
                 stuck_training=timedelta(hours=reader.number(STUCK_TRAINING_HOURS, default=8.0)),
                 batch_size=max(1, int(reader.number(RECONCILE_BATCH_SIZE, default=100))),
+                unknown_grace=timedelta(
+                    minutes=reader.number(UNKNOWN_REPLICA_GRACE_MINUTES, default=60.0)
+                ),
+                max_unknown_per_run=int(reader.number(MAX_UNKNOWN_REPLICAS_PER_RUN, default=10)),
             ),
         )
 

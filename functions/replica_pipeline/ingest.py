@@ -191,9 +191,12 @@ def _ingest_pair_part(part: Part, deps: IngestDependencies) -> Outcome:
         if sibling is None or sibling.rejection:
             return Outcome.WAITING
     training, consent = (part, sibling) if part.drop.role is Role.TRAINING else (sibling, part)
-    outcome = submit(_pair_submission(training, consent), [training, consent], deps)
+    pair = _pair_submission(training, consent)
+    outcome = submit(pair, [training, consent], deps)
     for half in (training, consent):
-        deps.store.retire_waiting(_part_submission(half).submission_id)
+        deps.store.retire_waiting(
+            _part_submission(half).submission_id, pair.submission_id, deps.clock()
+        )
     return outcome
 
 
@@ -365,6 +368,8 @@ def _record_replica(sid: str, replica_id: str, deps: IngestDependencies, note: s
         fields={"replica_id": replica_id, "training_progress": 0},
         remove=CLAIM_ATTRIBUTES,
         note=note,
+        # A callback may have recorded the replica first (it came before this write).
+        expect={"replica_id": None},
     )
     if recorded is None:
         logger.warning(

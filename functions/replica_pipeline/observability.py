@@ -13,6 +13,8 @@ DROPS_SUBMITTED = "DropsSubmitted"
 DROPS_REJECTED = "DropsRejected"
 CALLBACKS_APPLIED = "CallbacksApplied"
 STUCK_TRAININGS = "StuckTrainings"
+# 1 when a reconciler run met too many unknown replicas to believe Tavus.
+TAVUS_SUSPECT = "TavusForgotReplicas"
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 

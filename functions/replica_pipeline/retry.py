@@ -104,6 +104,7 @@ def request_retry(
                 "error_message": f"the retry could not be queued ({error}); "
                 "nothing was sent to Tavus: retry again"
             },
+            expect={"attempts": new_attempt},  # only the attempt this request started
         )
         raise RetryNotQueued(f"the retry could not be queued: {error}") from error
     return RetryAnswer(item, replayed=False)

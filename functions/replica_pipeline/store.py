@@ -3,11 +3,16 @@
 Every status change goes through ``transition``, whose ``ConditionExpression``
 admits only the source states the state machine allows, so a duplicate or late
 write can never move an item backwards or out of a terminal state.
+
+Every write that changes a status (or progress) puts the change's event in the
+item's outbox in that same write, then publishes it (see ``outbox``): a write
+whose condition fails announces nothing, and a change never goes unannounced.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from replica_pipeline import outbox
 from replica_pipeline.clock import iso
 from replica_pipeline.events import Publisher, StatusChange, no_events
 from replica_pipeline.states import RETRYABLE, Status, sources_of
@@ -30,6 +36,20 @@ MAX_TEXT = 1000
 # Status changes are few (at most six per lifecycle); notes of unknown callback
 # words stop being kept past this, so a chatty sender cannot grow an item.
 MAX_HISTORY = 30
+# What a status event says about its item: a write whose event was made from the
+# item as read is conditional on these being still as read.
+EVENT_ATTRIBUTES = ("status", "attempts", "replica_id", "training_progress", "error_message")
+# A change made from a consistent read loses its write only to a concurrent change
+# of the same item; past this many such races in a row, the caller retries later.
+MAX_RACES = 10
+
+
+class StoreContention(RuntimeError):
+    """An item kept changing under a write: transient, the caller's retry will get through."""
+
+
+# Where a half-pair placeholder waits for its other half.
+_WAITING = frozenset({Status.WAITING_FOR_CONSENT.value, Status.WAITING_FOR_TRAINING.value})
 
 
 class SubmissionKind(StrEnum):
@@ -149,6 +169,25 @@ class RetryStart:
     item: Item | None
 
 
+# The reconciler's own item: where its next run starts, and who runs now. It has
+# no status and no replica_id, so it is in no index and never read as a submission.
+RECONCILER_KEY = "~reconciler"
+
+
+@dataclass(frozen=True)
+class ReconcileRun:
+    """One reconciler run's hold on the reconciler's item."""
+
+    token: str
+    training_cursor: Item | None  # where the previous run stopped paging training items
+
+
+# What a Tavus-driven write expects of the item: attribute → value (None: absent).
+Expectation = dict[str, str | int | None]
+
+# How long Tavus has not known the item's replica (the reconciler's grace period).
+UNKNOWN_ATTRIBUTES = ("unknown_since", "unknown_checks")
+
 # The claim on a submission: gone once the submission has left ``submitting``.
 CLAIM_ATTRIBUTES = ("lease_until", "claim_token", "last_error", "claim_clean", "released_clean")
 
@@ -157,6 +196,7 @@ CLAIM_ATTRIBUTES = ("lease_until", "claim_token", "last_error", "claim_clean", "
 _ATTEMPT_ATTRIBUTES = (
     # the new attempt is unclaimed until the ingest worker claims it
     *CLAIM_ATTRIBUTES,
+    *UNKNOWN_ATTRIBUTES,
     "replica_id",
     "error_message",
     "training_progress",
@@ -171,7 +211,9 @@ class ReplicaStore:
 
     def get(self, submission_id: str) -> Item | None:
         response = self.table.get_item(Key={PARTITION_KEY: submission_id}, ConsistentRead=True)
-        return response.get("Item")
+        item = response.get("Item")
+        # Only submissions have a status (the reconciler's own item has none).
+        return item if item and "status" in item else None
 
     def find_by_replica_id(self, replica_id: str) -> Item | None:
         response = self.table.query(
@@ -223,9 +265,11 @@ class ReplicaStore:
         item = self._new_item(submission, status, now)
         if error_message:
             item["error_message"] = self._short(error_message)
+        change = StatusChange.of(item, None)
+        item.update(outbox.pending_attributes(change))
         if not self._put_if_absent(item):
             return False
-        self.on_change(StatusChange.of(item, None))
+        self._announce(change, item)
         return True
 
     def claim(self, submission: Submission, now: datetime, lease: timedelta) -> Claim:
@@ -244,8 +288,10 @@ class ReplicaStore:
             lease_until=lease_until,
             attempts=1,
         )
+        change = StatusChange.of(item, None)
+        item.update(outbox.pending_attributes(change))
         if self._put_if_absent(item):
-            self.on_change(StatusChange.of(item, None))
+            self._announce(change, item)
             return Claim(ClaimOutcome.CLAIMED, item, token)
         taken = self._update_if(
             submission.submission_id,
@@ -300,35 +346,51 @@ class ReplicaStore:
         )
         note = f"retry of attempt {retried} requested" + (f" ({previous})" if previous else "")
         failed_replicas = [current["replica_id"]] if current.get("replica_id") else []
+        values: Item = {
+            ":submitting": Status.SUBMITTING.value,
+            ":error": Status.ERROR.value,
+            ":attempt": retried,
+            ":next": retried + 1,
+            ":now": iso(now),
+            ":empty": [],
+            ":entry": [self._history_entry(Status.SUBMITTING, now, note)],
+            ":failed": failed_replicas,
+            ":retried": [retried],
+        }
+        # The condition pins the status and the attempt: nothing the event says can differ.
+        change = StatusChange.of(
+            _as_written(
+                current,
+                {
+                    "status": Status.SUBMITTING.value,
+                    "attempts": retried + 1,
+                    "updated_at": iso(now),
+                },
+                _ATTEMPT_ATTRIBUTES,
+            ),
+            Status.ERROR.value,
+        )
         item = self._update_if(
             submission_id,
-            UpdateExpression=(
+            UpdateExpression=outbox.with_pending_event(
                 "SET #status = :submitting, attempts = :next, updated_at = :now, "
                 "first_claimed_at = :now, "
                 "history = list_append(if_not_exists(history, :empty), :entry), "
                 "previous_replica_ids = list_append("
                 "if_not_exists(previous_replica_ids, :empty), :failed), "
                 "retried_attempts = list_append(if_not_exists(retried_attempts, :empty), :retried) "
-                "REMOVE " + ", ".join(_ATTEMPT_ATTRIBUTES)
+                "REMOVE " + ", ".join(_ATTEMPT_ATTRIBUTES),
+                values,
+                change,
             ),
             ConditionExpression="#status = :error AND attempts = :attempt",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":submitting": Status.SUBMITTING.value,
-                ":error": Status.ERROR.value,
-                ":attempt": retried,
-                ":next": retried + 1,
-                ":now": iso(now),
-                ":empty": [],
-                ":entry": [self._history_entry(Status.SUBMITTING, now, note)],
-                ":failed": failed_replicas,
-                ":retried": [retried],
-            },
+            ExpressionAttributeValues=values,
         )
         if item is None:
             # Someone else moved it between our read and our write: judge again.
             return self.begin_retry(submission_id, retried, now)
-        self.on_change(StatusChange.of(item, Status.ERROR.value))
+        self._announce(change, item)
         return RetryStart(RetryOutcome.STARTED, item)
 
     def claim_retry(
@@ -417,11 +479,16 @@ class ReplicaStore:
         fields: Item | None = None,
         note: str | None = None,
         remove: tuple[str, ...] = (),
+        expect: Expectation | None = None,
     ) -> Item | None:
         """Move the item to ``new`` if the state machine allows it from where it is.
 
-        Returns the updated item, or None when the condition failed (the item is
-        absent, already there, or in a state that may not move to ``new``).
+        ``expect`` names what the news is about (``{"replica_id": R}``: only while
+        the item's replica is R; ``{"replica_id": None}``: only while it has none;
+        ``{"attempts": n}``: only during attempt n), so news about an old replica
+        or attempt can never change a newer one. Returns the updated item, or None
+        when a condition failed (the item is absent, already there, in a state
+        that may not move to ``new``, or about something else now).
         """
         values: Item = {
             ":new": new.value,
@@ -435,9 +502,11 @@ class ReplicaStore:
             "history = list_append(if_not_exists(history, :empty), :entry)",
         ]
         names = {"#status": "status"}
+        written: Item = {"status": new.value, "updated_at": iso(now)}
         for index, (attribute, value) in enumerate((fields or {}).items()):
             names[f"#f{index}"] = attribute
             values[f":f{index}"] = self._short(value) if attribute == "error_message" else value
+            written[attribute] = values[f":f{index}"]
             sets.append(f"#f{index} = :f{index}")
         sources = sorted(status.value for status in sources_of(new) if status is not new)
         placeholders = []
@@ -447,38 +516,67 @@ class ReplicaStore:
         expression = "SET " + ", ".join(sets)
         if remove:
             expression += " REMOVE " + ", ".join(remove)
-        item = self._update_if(
+        condition = f"#status IN ({', '.join(placeholders)})" + _expectation(expect, names, values)
+        return self._change(
             submission_id,
+            lambda seen: _as_written(seen, written, remove),
             UpdateExpression=expression,
-            ConditionExpression=f"#status IN ({', '.join(placeholders)})",
+            ConditionExpression=condition,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
-        if item is None:
-            return None
-        self.on_change(StatusChange.of(item, _previous_status(item)))
-        return item
 
-    def record_progress(self, submission_id: str, progress: int, now: datetime) -> Item | None:
-        """Raise ``training_progress`` of a training item; never lower it, never add history."""
-        item = self._update_if(
+    def record_progress(
+        self, submission_id: str, replica_id: str, progress: int, now: datetime
+    ) -> Item | None:
+        """Raise the progress of ``replica_id``'s training; never lower it, never add history."""
+        names = {"#status": "status"}
+        values: Item = {":p": progress, ":now": iso(now), ":training": Status.TRAINING.value}
+        written: Item = {"training_progress": progress, "updated_at": iso(now)}
+        return self._change(
             submission_id,
-            UpdateExpression="SET training_progress = :p, updated_at = :now",
+            lambda seen: _as_written(seen, written, UNKNOWN_ATTRIBUTES),
+            UpdateExpression="SET training_progress = :p, updated_at = :now "
+            "REMOVE " + ", ".join(UNKNOWN_ATTRIBUTES),
             ConditionExpression=(
                 "#status = :training AND "
                 "(attribute_not_exists(training_progress) OR training_progress < :p)"
-            ),
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={
-                ":p": progress,
-                ":now": iso(now),
-                ":training": Status.TRAINING.value,
-            },
+            )
+            + _expectation({"replica_id": replica_id}, names, values),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
-        if item is None:
-            return None
-        self.on_change(StatusChange.of(item, Status.TRAINING.value))
-        return item
+
+    def note_unknown(self, submission_id: str, replica_id: str, now: datetime) -> Item | None:
+        """Count one more check in which Tavus did not know the training item's replica.
+
+        ``unknown_since`` keeps the first such check; both go once Tavus knows
+        the replica again (``forget_unknown``) or the item leaves ``training``.
+        """
+        names = {"#status": "status"}
+        values: Item = {":now": iso(now), ":one": 1, ":training": Status.TRAINING.value}
+        return self._update_if(
+            submission_id,
+            UpdateExpression="SET unknown_since = if_not_exists(unknown_since, :now) "
+            "ADD unknown_checks :one",
+            ConditionExpression="#status = :training"
+            + _expectation({"replica_id": replica_id}, names, values),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def forget_unknown(self, submission_id: str, replica_id: str) -> None:
+        """Tavus knows the replica again: its grace period starts afresh next time."""
+        names: dict[str, str] = {}
+        values: Item = {}
+        self._update_if(
+            submission_id,
+            UpdateExpression="REMOVE " + ", ".join(UNKNOWN_ATTRIBUTES),
+            ConditionExpression="attribute_exists(unknown_since)"
+            + _expectation({"replica_id": replica_id}, names, values),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def note(self, submission_id: str, note: str, now: datetime) -> None:
         """Keep a word we did not understand (an unknown callback status) in the history."""
@@ -496,21 +594,60 @@ class ReplicaStore:
             if not _is_conditional_failure(error):
                 raise
 
-    def retire_waiting(self, submission_id: str) -> None:
-        """Delete a half-pair placeholder once its pair has become a submission."""
-        try:
-            self.table.delete_item(
-                Key={PARTITION_KEY: submission_id},
-                ConditionExpression="#status IN (:c, :t)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":c": Status.WAITING_FOR_CONSENT.value,
-                    ":t": Status.WAITING_FOR_TRAINING.value,
-                },
-            )
-        except ClientError as error:
-            if not _is_conditional_failure(error):
-                raise
+    def retire_waiting(self, submission_id: str, pair_submission_id: str, now: datetime) -> None:
+        """End a half-pair placeholder once its pair has become ``pair_submission_id``.
+
+        The placeholder is marked ``retired_by`` the pair, with its closing
+        ``retired`` event in its outbox (one write, only while it still waits),
+        then the event is sent and the placeholder deleted. A process that dies
+        in between leaves both to the reconciler's sweep, which sends the event
+        and then deletes the placeholder.
+        """
+        seen = self.get(submission_id)
+        if seen is None or seen["status"] not in _WAITING or outbox.RETIRED_BY in seen:
+            return  # never made (the other half found its sibling at once), or done
+        change = StatusChange.retirement(seen, pair_submission_id, iso(now))
+        values: Item = {":pair": pair_submission_id, ":now": iso(now), ":seen": seen["status"]}
+        marked = self._update_if(
+            submission_id,
+            UpdateExpression=outbox.with_pending_event(
+                f"SET {outbox.RETIRED_BY} = :pair, updated_at = :now", values, change
+            ),
+            ConditionExpression=f"#status = :seen AND attribute_not_exists({outbox.RETIRED_BY})",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
+        if marked is not None:
+            self._announce(change, marked)
+
+    def begin_reconcile(self, now: datetime, until: datetime) -> ReconcileRun | None:
+        """Take the reconciler's run until ``until``; None while another run holds it."""
+        token = uuid.uuid4().hex
+        item = self._update_if(
+            RECONCILER_KEY,
+            UpdateExpression="SET run_token = :token, run_until = :until",
+            ConditionExpression="attribute_not_exists(run_until) OR run_until < :now",
+            ExpressionAttributeValues={":token": token, ":until": iso(until), ":now": iso(now)},
+        )
+        if item is None:
+            return None
+        return ReconcileRun(token, item.get("training_cursor"))
+
+    def end_reconcile(self, run: ReconcileRun, training_cursor: Item | None) -> None:
+        """Let the next run start, from ``training_cursor`` (None: from the oldest item)."""
+        values: Item = {":token": run.token}
+        expression = "REMOVE run_until, run_token"
+        if training_cursor:
+            expression = "SET training_cursor = :cursor " + expression
+            values[":cursor"] = training_cursor
+        else:
+            expression += ", training_cursor"
+        self._update_if(
+            RECONCILER_KEY,
+            UpdateExpression=expression,
+            ConditionExpression="run_token = :token",
+            ExpressionAttributeValues=values,
+        )
 
     def _new_item(self, submission: Submission, status: Status, now: datetime) -> Item:
         item = submission.attributes()
@@ -522,6 +659,54 @@ class ReplicaStore:
             history=[self._history_entry(status, now, None)],
         )
         return item
+
+    def _change(
+        self, submission_id: str, written: Callable[[Item], Item], **request: Any
+    ) -> Item | None:
+        """A conditional status-changing UpdateItem that puts its event in the item's outbox.
+
+        The event is made from the item as read (consistently) and ``written``
+        (what the write does to an item), and the write also requires what the
+        event says of the item (``EVENT_ATTRIBUTES``) to be still as read. A
+        write that loses only that race is made again from the item that won it.
+        Returns the updated item, or None when the request's own condition failed.
+        """
+        seen = self.get(submission_id)
+        for _ in range(MAX_RACES):
+            if seen is None:
+                return None
+            change = StatusChange.of(written(seen), str(seen["status"]))
+            names = dict(request["ExpressionAttributeNames"])
+            values = dict(request["ExpressionAttributeValues"])
+            try:
+                response = self.table.update_item(
+                    Key={PARTITION_KEY: submission_id},
+                    UpdateExpression=outbox.with_pending_event(
+                        request["UpdateExpression"], values, change
+                    ),
+                    ConditionExpression=f"({request['ConditionExpression']})"
+                    + _still_as_read(seen, names, values),
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if not _is_conditional_failure(error):
+                    raise
+                current = outbox.item_of_failed_write(error)
+                if current is None or "status" not in current or _same_news(current, seen):
+                    return None  # the request's own condition failed: a no-op, no event
+                seen = current
+                continue
+            item: Item = response["Attributes"]
+            self._announce(change, item)
+            return item
+        raise StoreContention(f"{submission_id} kept changing under {MAX_RACES} writes in a row")
+
+    def _announce(self, change: StatusChange, written: Item) -> None:
+        """Send the event of a change just ``written``; the sweep sends it if this fails."""
+        outbox.announce(self.table, self.on_change, change, written)
 
     def _update_if(self, submission_id: str, **request: Any) -> Item | None:
         """One conditional UpdateItem; the item as written, or None when the condition failed."""
@@ -557,11 +742,41 @@ class ReplicaStore:
         return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
 
 
-def _previous_status(item: Item) -> str | None:
-    """The status before the transition just written: the last-but-one status entry."""
-    statuses = [entry["status"] for entry in item.get("history", []) if "status" in entry]
-    return str(statuses[-2]) if len(statuses) > 1 else None
+def _expectation(expect: Expectation | None, names: dict[str, str], values: Item) -> str:
+    """`` AND`` conditions saying the item is still about what ``expect`` names."""
+    clauses = []
+    for index, (attribute, value) in enumerate((expect or {}).items()):
+        names[f"#e{index}"] = attribute
+        if value is None:
+            clauses.append(f"attribute_not_exists(#e{index})")
+        else:
+            values[f":e{index}"] = value
+            clauses.append(f"#e{index} = :e{index}")
+    return "".join(f" AND {clause}" for clause in clauses)
 
 
-def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+def _as_written(seen: Item, updates: Item, removed: tuple[str, ...]) -> Item:
+    """``seen`` as a write that sets ``updates`` and removes ``removed`` leaves it."""
+    item = {name: value for name, value in seen.items() if name not in removed}
+    item.update(updates)
+    return item
+
+
+def _still_as_read(seen: Item, names: dict[str, str], values: Item) -> str:
+    """`` AND`` conditions saying what an event says of the item is still as ``seen``."""
+    clauses = []
+    for index, attribute in enumerate(EVENT_ATTRIBUTES):
+        names[f"#seen{index}"] = attribute
+        if attribute in seen:
+            values[f":seen{index}"] = seen[attribute]
+            clauses.append(f"#seen{index} = :seen{index}")
+        else:
+            clauses.append(f"attribute_not_exists(#seen{index})")
+    return "".join(f" AND {clause}" for clause in clauses)
+
+
+def _same_news(item: Item, seen: Item) -> bool:
+    return all(item.get(attribute) == seen.get(attribute) for attribute in EVENT_ATTRIBUTES)
+
+
+_is_conditional_failure = outbox.is_conditional_failure

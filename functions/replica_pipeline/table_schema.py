@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 PARTITION_KEY = "submission_id"
 REPLICA_ID_INDEX = "by-replica-id"
@@ -11,6 +11,9 @@ REPLICA_ID_ATTRIBUTE = "replica_id"
 STATUS_INDEX = "by-status"
 STATUS_ATTRIBUTE = "status"
 UPDATED_AT_ATTRIBUTE = "updated_at"
+# The outbox: items holding status events not yet known to be on the bus.
+PENDING_EVENT_INDEX = "by-pending-event"
+EVENT_PENDING_ATTRIBUTE = "event_pending"
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class IndexDefinition:
     name: str
     partition_key: str
     sort_key: str | None
+    # KEYS_ONLY: the reader fetches the item itself (and a consistent read at that).
+    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
 
 
 INDEXES: tuple[IndexDefinition, ...] = (
@@ -26,6 +31,11 @@ INDEXES: tuple[IndexDefinition, ...] = (
     IndexDefinition(REPLICA_ID_INDEX, REPLICA_ID_ATTRIBUTE, None),
     # Listing by status, newest first, and the reconciler's sweep of stuck items.
     IndexDefinition(STATUS_INDEX, STATUS_ATTRIBUTE, UPDATED_AT_ATTRIBUTE),
+    # The reconciler's sweep of events whose publisher died or failed (sparse: only
+    # items with an event in their outbox carry the marker; oldest news first).
+    IndexDefinition(
+        PENDING_EVENT_INDEX, EVENT_PENDING_ATTRIBUTE, UPDATED_AT_ATTRIBUTE, projection="KEYS_ONLY"
+    ),
 )
 
 # Every key attribute is a string.
@@ -34,6 +44,7 @@ KEY_ATTRIBUTES: tuple[str, ...] = (
     REPLICA_ID_ATTRIBUTE,
     STATUS_ATTRIBUTE,
     UPDATED_AT_ATTRIBUTE,
+    EVENT_PENDING_ATTRIBUTE,
 )
 
 
@@ -55,7 +66,7 @@ def create_table_request(table_name: str) -> dict[str, Any]:
                     if index.sort_key
                     else []
                 ),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": index.projection},
             }
             for index in INDEXES
         ],

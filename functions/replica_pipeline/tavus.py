@@ -87,6 +87,10 @@ class TavusListingIncomplete(TavusUnavailable):
     """A listing that could not be read to its end: it proves nothing, never "not found"."""
 
 
+class TavusUnreadable(TavusUnavailable):
+    """A 200 whose body is not what was asked for: Tavus is having a bad moment."""
+
+
 class TavusRejected(TavusError):
     """Tavus refused the request (a 4xx other than 401/403/429); retrying will not help."""
 
@@ -182,7 +186,12 @@ class TavusClient:
     def get_replica(
         self, replica_id: str, *, verbose: bool = False, deadline: float | None = None
     ) -> dict[str, Any] | None:
-        """The replica, or None when Tavus does not know it (it answers 400 or 404)."""
+        """The replica, or None when Tavus says it does not know it (it answers 400 or 404).
+
+        A 200 that is not a replica (empty, ``{}``, a list, no ``status``) proves
+        nothing about the replica: it raises ``TavusUnreadable``, a transient
+        failure, never "unknown".
+        """
         try:
             payload = self._call(
                 "GET",
@@ -194,7 +203,11 @@ class TavusClient:
             if error.status_code in (400, 404):
                 return None
             raise
-        return payload if isinstance(payload, dict) else None
+        if isinstance(payload, dict) and isinstance(payload.get("status"), str):
+            return payload
+        raise TavusUnreadable(
+            f"Tavus answered Get Replica {replica_id} with something that is not a replica"
+        )
 
     def list_replicas(
         self,

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from replica_pipeline.states import Status, is_terminal
-from replica_pipeline.store import Item, ReplicaStore
+from replica_pipeline.store import CLAIM_ATTRIBUTES, UNKNOWN_ATTRIBUTES, Item, ReplicaStore
 
 COMPLETED_WORDS = frozenset({"ready", "completed", "complete", "succeeded", "success"})
 ERROR_WORDS = frozenset({"error", "failed", "failure"})
@@ -88,26 +88,71 @@ def observe_replica(replica: dict[str, Any]) -> Observation:
 
 
 def apply_observation(
-    store: ReplicaStore, item: Item, observation: Observation, now: datetime, source: str
+    store: ReplicaStore,
+    item: Item,
+    replica_id: str,
+    observation: Observation,
+    now: datetime,
+    source: str,
 ) -> Item | None:
-    """Apply news to the item; the updated item, or None when nothing changed."""
+    """Apply news about ``replica_id``; the updated item, or None when nothing changed.
+
+    The news changes the item only while the item's replica is ``replica_id``
+    (checked in the write itself), so news about an earlier attempt's replica
+    never touches a newer one. A ``submitting`` item without a replica yet takes
+    the replica the news names: Tavus called back before the ingest had written
+    what Create Replica answered. Callers rule out earlier attempts' replicas.
+    """
     sid = str(item["submission_id"])
     if observation.status is None:
         store.note(sid, f"{source}: unknown status {observation.word!r} ignored", now)
         return None
+    adopting = not item.get("replica_id")
+    if adopting and item.get("status") != Status.SUBMITTING.value:
+        return None
+    fields: Item = {"replica_id": replica_id} if adopting else {}
+    change = _Change(store, sid, now, source, replica_id, adopting)
     if observation.status is Status.COMPLETED:
-        fields: Item = {"training_progress": 100}
+        fields["training_progress"] = 100
         if observation.thumbnail_video_url:
             fields["thumbnail_video_url"] = observation.thumbnail_video_url
-        return store.transition(sid, Status.COMPLETED, now, fields=fields, note=source)
+        return change.to(Status.COMPLETED, fields)
     if observation.status is Status.ERROR:
-        return store.transition(
-            sid,
-            Status.ERROR,
-            now,
-            fields={"error_message": observation.error_message or DEFAULT_ERROR},
-            note=source,
+        fields["error_message"] = observation.error_message or DEFAULT_ERROR
+        return change.to(Status.ERROR, fields)
+    if adopting:
+        fields["training_progress"] = observation.progress or 0
+        return change.to(Status.TRAINING, fields)
+    known = item.get("training_progress")
+    if observation.progress is None or (known is not None and int(known) >= observation.progress):
+        return None  # nothing new: a conditional write that fails is still paid for
+    return store.record_progress(sid, replica_id, observation.progress, now)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One status change driven by news about ``replica_id``."""
+
+    store: ReplicaStore
+    submission_id: str
+    now: datetime
+    source: str
+    replica_id: str
+    adopting: bool
+
+    def to(self, status: Status, fields: Item) -> Item | None:
+        note = self.source
+        if self.adopting:
+            note += (
+                f" adopted replica {self.replica_id}: Tavus's news of it came before "
+                "its creation was recorded"
+            )
+        return self.store.transition(
+            self.submission_id,
+            status,
+            self.now,
+            fields=fields,
+            note=note,
+            remove=(*UNKNOWN_ATTRIBUTES, *(CLAIM_ATTRIBUTES if self.adopting else ())),
+            expect={"replica_id": None if self.adopting else self.replica_id},
         )
-    if observation.progress is None:
-        return None
-    return store.record_progress(sid, observation.progress, now)

@@ -15,8 +15,15 @@ from infra.secrets import HMAC_KEY_LENGTH
 from infra.settings import UPLOAD_PREFIX, StackSettings
 from replica_pipeline import config
 from replica_pipeline.config import INGEST_QUEUE_URL, TAVUS_API_KEY_PLACEHOLDER
-from replica_pipeline.observability import METRICS_NAMESPACE
-from replica_pipeline.table_schema import PARTITION_KEY, REPLICA_ID_INDEX, STATUS_INDEX
+from replica_pipeline.observability import METRICS_NAMESPACE, TAVUS_SUSPECT
+from replica_pipeline.table_schema import (
+    EVENT_PENDING_ATTRIBUTE,
+    PARTITION_KEY,
+    PENDING_EVENT_INDEX,
+    REPLICA_ID_INDEX,
+    STATUS_INDEX,
+    UPDATED_AT_ATTRIBUTE,
+)
 from tests.infra.cfn import function_role, method_paths, render, role_statements, statements
 from tests.infra.conftest import ALTERNATIVE_CONTEXT, Synthesized
 
@@ -135,7 +142,7 @@ def test_new_uploads_under_the_prefix_notify_the_ingest_queue(synth: Synthesized
     )
 
 
-def test_replicas_table_has_the_schema_key_both_indexes_pitr_and_deletion_protection(
+def test_replicas_table_has_the_schema_key_its_indexes_pitr_and_deletion_protection(
     synth: Synthesized,
 ) -> None:
     assert synth.matching(
@@ -147,6 +154,15 @@ def test_replicas_table_has_the_schema_key_both_indexes_pitr_and_deletion_protec
                 [
                     Match.object_like({"IndexName": REPLICA_ID_INDEX}),
                     Match.object_like({"IndexName": STATUS_INDEX}),
+                    # the outbox sweep's index: keys only, the sweep reads each item itself
+                    {
+                        "IndexName": PENDING_EVENT_INDEX,
+                        "KeySchema": [
+                            {"AttributeName": EVENT_PENDING_ATTRIBUTE, "KeyType": "HASH"},
+                            {"AttributeName": UPDATED_AT_ATTRIBUTE, "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
                 ]
             ),
             "Replicas": [
@@ -710,6 +726,7 @@ def test_every_alarm_fires_above_zero_and_notifies_the_encrypted_topic(
           for kind in ("Errors", "Throttles")),
         "ApiServerErrors",
         "StuckTrainings",
+        "TavusForgotReplicas",
     }  # fmt: skip
     for alarm in alarms.values():
         assert alarm["Threshold"] == 0
@@ -752,6 +769,9 @@ def test_alarm_metrics_are_the_dlq_depth_function_errors_api_5xx_and_stuck_train
     # Powertools adds the dimension "service" from POWERTOOLS_SERVICE_NAME.
     assert stuck["Dimensions"] == [{"Name": "service", "Value": "replica-pipeline-dev"}]
     assert stuck["Period"] == DEFAULTS.reconcile_every_minutes * 60
+    forgot = alarms["TavusForgotReplicas"]
+    assert (forgot["Namespace"], forgot["MetricName"]) == (METRICS_NAMESPACE, TAVUS_SUSPECT)
+    assert forgot["Period"] == DEFAULTS.reconcile_every_minutes * 60
 
 
 def test_alarm_email_subscribes_to_the_topic(

@@ -3,8 +3,9 @@
 The emulator acts and then fails, answers after the client gave up, pages its
 list its own way and rate limits for longer than the queue would wait. Each
 case drops videos into S3 and asserts what a user would see: exactly one
-replica per drop in the emulator's own record, the item `training` then
-`completed` with that replica's id, and nothing in the dead-letter queue.
+replica per drop in the emulator's own record, the item `completed` once with
+that replica's id (through `training`, or straight from `submitting` when Tavus's
+callback beat the ingest's retry to it), and nothing in the dead-letter queue.
 Run alone with ``pytest -m faults``.
 """
 
@@ -30,7 +31,9 @@ def assert_one_replica_trained_and_completed(edges: Edges, sid: str, name: str) 
     statuses = [entry.get("status") for entry in item["history"] if entry.get("status")]
     assert item["status"] == "completed", item
     assert item["replica_id"] == replica["replica_id"]
-    assert statuses[-2:] == ["training", "completed"]
+    assert statuses[-1] == "completed"
+    assert statuses.count("completed") == 1
+    assert statuses[-2] in ("training", "submitting")
     assert edges.dead_letters(edges.run) == []
 
 

@@ -218,13 +218,18 @@ def test_a_late_callback_of_the_failed_replica_changes_nothing(pipeline: Pipelin
     pipeline.deliver()
     before = pipeline.item(sid)
 
-    status, _ = pipeline.post_callback(
-        {"replica_id": failed["replica_id"], "status": "error", "error_message": "late news"},
-        token=pipeline.token_for(sid),
-    )
+    news = {"replica_id": failed["replica_id"], "status": "error", "error_message": "late news"}
 
-    assert status == 404
+    # Through the URL of older releases, the failed replica is no longer found...
+    assert pipeline.post_callback(news, token=pipeline.token_for(sid))[0] == 404
     assert pipeline.item(sid) == before
+    # ...and through today's, which names the submission, it is news about another replica.
+    status, answer = pipeline.post_callback(news, **pipeline.callback_query(sid))
+
+    assert (status, answer["changed"], answer["status"]) == (200, False, "training")
+    after = pipeline.item(sid)
+    assert (after["status"], after["replica_id"]) == ("training", before["replica_id"])
+    assert failed["replica_id"] in after["history"][-1]["note"]
 
 
 def test_a_retry_of_a_deleted_video_fails_with_the_reason(pipeline: Pipeline) -> None:

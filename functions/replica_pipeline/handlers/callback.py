@@ -1,8 +1,7 @@
-"""Callback Lambda: ``POST /callbacks/tavus?token=…`` from Tavus, through API Gateway (REST)."""
+"""Callback Lambda: ``POST /callbacks/tavus?submission=…&token=…`` from Tavus, via API Gateway."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -12,10 +11,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from replica_pipeline import runtime
-from replica_pipeline.callback_token import TOKEN_PARAMETER
+from replica_pipeline.callback_token import SUBMISSION_PARAMETER, TOKEN_PARAMETER
 from replica_pipeline.callbacks import (
     CallbackDependencies,
     CallbackRefused,
+    confirming_settings,
     describe,
     handle_callback,
 )
@@ -39,18 +39,17 @@ def dependencies() -> CallbackDependencies:
 
 
 def _confirming_client() -> TavusClient:
-    # API Gateway gives us 29 s: confirm with one quick try, then trust the callback.
-    settings = load_settings().tavus
-    quick = replace(settings, max_retries=1, read_timeout=min(settings.read_timeout, 5.0))
-    return runtime.tavus_client(quick)
+    return runtime.tavus_client(confirming_settings(load_settings().tavus))
 
 
 @app.post("/callbacks/tavus")
 def receive_callback() -> dict[str, Any]:
     event = app.current_event
-    token = (event.query_string_parameters or {}).get(TOKEN_PARAMETER)
+    query = event.query_string_parameters or {}
     body = event.decoded_body.encode("utf-8") if event.decoded_body else b""
-    result = handle_callback(token, body, dependencies())
+    result = handle_callback(
+        query.get(TOKEN_PARAMETER), body, dependencies(), query.get(SUBMISSION_PARAMETER)
+    )
     metrics.add_metric(
         name=CALLBACKS_APPLIED if result.changed else "CallbacksUnchanged",
         unit=MetricUnit.Count,
