@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from local.tavus_emulator import Replica
+from replica_pipeline.clock import iso
 from replica_pipeline.config import ReconcileSettings
 from replica_pipeline.reconcile import ReconcileDependencies, ReconcileReport, reconcile
 from replica_pipeline.states import Status
@@ -257,53 +258,57 @@ def test_a_stale_batch_racing_a_retry_leaves_the_new_attempt_training(
 
 
 def training_items(pipeline: Pipeline, count: int) -> list[Item]:
-    """``count`` submissions training in Tavus (written as the ingest writes them, unannounced)."""
-    store = ReplicaStore(pipeline.table)
+    """``count`` submissions training in Tavus, as the ingest leaves them (their events sent)."""
     now = pipeline.clock()
     items = []
-    for n in range(count):
-        replica = Replica(
-            replica_id=f"r{n:04d}x",
-            replica_name=f"bulk {n}",
-            model_name=None,
-            created_at=now,
-            request={},
-        )
-        pipeline.emulator.replicas[replica.replica_id] = replica
-        submission = Submission(
-            submission_id=f"bulk-{n:04d}",
-            kind=SubmissionKind.COMBINED,
-            bucket=pipeline.resources.bucket,
-            name=f"bulk {n}",
-            replica_name=f"bulk {n}",
-            training_key=f"uploads/bulk-{n}.mp4",
-        )
-        store.claim(submission, now, timedelta(minutes=5))
-        items.append(
-            store.transition(
-                submission.submission_id,
-                Status.TRAINING,
-                now + timedelta(microseconds=n),  # a distinct place in the index each
-                fields={"replica_id": replica.replica_id, "training_progress": 0},
+    with pipeline.table.batch_writer() as batch:
+        for n in range(count):
+            replica = Replica(
+                replica_id=f"r{n:04d}x",
+                replica_name=f"bulk {n}",
+                model_name=None,
+                created_at=now,
+                request={},
             )
-            or {}
-        )
+            pipeline.emulator.replicas[replica.replica_id] = replica
+            at = iso(now + timedelta(microseconds=n))  # a distinct place in the index each
+            item = Submission(
+                submission_id=f"bulk-{n:04d}",
+                kind=SubmissionKind.COMBINED,
+                bucket=pipeline.resources.bucket,
+                name=f"bulk {n}",
+                replica_name=f"bulk {n}",
+                training_key=f"uploads/bulk-{n}.mp4",
+            ).attributes()
+            item.update(
+                status=Status.TRAINING.value,
+                replica_id=replica.replica_id,
+                training_progress=0,
+                attempts=1,
+                created_at=at,
+                updated_at=at,
+                history=[{"status": "submitting", "at": at}, {"status": "training", "at": at}],
+            )
+            batch.put_item(Item=item)
+            items.append(item)
     return items
 
 
 def test_250_training_items_are_all_asked_about_in_one_run(pipeline: Pipeline) -> None:
     items = training_items(pipeline, 250)
-    for item in items:  # every callback was lost
+    finished = items[::5]  # spread over every page, the last included
+    for item in finished:  # Tavus finished these; every one of their callbacks was lost
         finish_in_tavus(pipeline, item["replica_id"])
     asked: list[str] = []
 
     report = run(reconciler(pipeline, asked=asked, batch_size=100))
 
     assert sorted(asked) == sorted(item["replica_id"] for item in items)
-    assert (report.checked, report.healed, report.tavus_calls) == (250, 250, 250)
+    assert (report.checked, report.healed, report.tavus_calls) == (250, 50, 250)
     assert report.finished_round
-    statuses = {pipeline.item(item["submission_id"])["status"] for item in items}
-    assert statuses == {"completed"}
+    healed = {pipeline.item(item["submission_id"])["status"] for item in finished}
+    assert healed == {"completed"}
+    assert len(pipeline.status_events()) == 50
 
 
 class RateLimitedAfter(CountingTavus):
