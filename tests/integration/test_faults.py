@@ -27,7 +27,9 @@ def creates_for(edges: Edges, name: str) -> int:
     return len(edges.created_in_tavus(f"{edges.run} {name}"))
 
 
-@pytest.mark.parametrize("code", [500, 502, 503, 504])
+# The client reads every 5xx of Create Replica alike (tests/unit/test_tavus_client.py
+# covers 500-504 one by one); here a gateway error and an overload, end to end.
+@pytest.mark.parametrize("code", [502, 503])
 def test_a_burst_of_server_errors_is_retried_to_one_replica(edges: Edges, code: int) -> None:
     # Each 5xx may hide a replica, so each costs a delivery and a look in Tavus; two in a
     # row still fit in the local queue's three deliveries.
