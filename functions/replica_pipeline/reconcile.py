@@ -10,7 +10,8 @@ Run on a schedule, one run at a time (a run holds the reconciler's item). It
   replicas at once stops changing items (Tavus is broken, not every replica gone);
 - lists Tavus once, and only when a ``submitting`` item lost its invocation, to
   adopt the replica that invocation created;
-- rejects half pairs older than the pair timeout.
+- rejects half pairs older than the pair timeout;
+- sends status events their writers left on items (``outbox``), however the run ended.
 
 A transient Tavus failure about one item changes nothing. A run stops cleanly
 before its deadline. Every write names the replica it is about.
