@@ -52,7 +52,7 @@ SPEECH_AT_START = "speech_at_start"
 
 # FFmpeg's demuxer for the ISO-BMFF family (names it answers to: "mov,mp4,m4a,3gp,3g2,mj2").
 _ISO_BMFF_DEMUXER_NAMES = frozenset({"mov", "mp4"})
-# What Tavus asks for (TAVUS_API.md); the pipeline does not check the audio codec.
+# What Tavus needs (TAVUS_API.md's errors table); the ingest checks it in the header too.
 _EXPECTED_AUDIO_CODEC = "aac"
 # Sample formats read as they come out of the decoder; anything else is converted first.
 _FLOAT_FORMATS = frozenset({"flt", "fltp"})
@@ -112,8 +112,8 @@ class PreflightLimits:
     """
 
     video: ValidationLimits = field(default_factory=ValidationLimits)
-    # TAVUS_API.md: "at least 25 fps" (a training error kind); the header check has no fps.
-    min_fps: float = 25.0
+    # TAVUS_API.md: "at least 25 fps" (a training error kind), as the ingest checks it.
+    min_fps: float = ValidationLimits.min_frame_rate
     window_seconds: float = 1.0
     # Digital silence is -inf dB; clamp it so the envelope stays finite and JSON-ready.
     floor_dbfs: float = -120.0
@@ -393,7 +393,8 @@ def _audio_finding(audio: AudioStream | None, levels: Sequence[float]) -> Findin
     if not levels:
         return Finding(AUDIO, "fail", shown, "the audio track holds no sound to decode")
     if codec != _EXPECTED_AUDIO_CODEC:
-        return Finding(AUDIO, "warn", shown, f"audio is {codec}; Tavus asks for AAC")
+        # The ingest refuses it too: Tavus fails the training on video_codec_and_format.
+        return Finding(AUDIO, "fail", shown, f"audio is {codec}; Tavus needs AAC audio")
     return Finding(AUDIO, "pass", shown, "AAC audio, as Tavus asks")
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import array
 import math
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -28,6 +28,9 @@ from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 from av.video.stream import VideoStream
+
+# A fixture's clip maker: make(name, **make_clip options) -> the clip's path.
+ClipMaker = Callable[..., Path]
 
 SAMPLE_RATE = 48_000
 # RMS of a voice near a camera microphone; about -20 dBFS is a conversational level.

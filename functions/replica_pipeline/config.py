@@ -68,6 +68,7 @@ class ValidationLimits:
 
     min_duration_seconds: float = 60.0
     min_resolution: int = 1080  # the shorter side, so portrait 1080x1920 passes
+    min_frame_rate: float = 25.0  # Tavus's errors table: video_fps
     max_bytes: int = 750 * 1024 * 1024
     probe_max_bytes: int = 4 * 1024 * 1024
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from replica_pipeline.config import ValidationLimits
@@ -138,23 +139,30 @@ def probe_video(reader: io.RawIOBase, name: str) -> VideoFacts:
             raise NotAVideoContainer("the file has no movie header (mvhd box)")
         time_scale = header["movie_hdr/time_scale"].value or 1
         duration = header["movie_hdr/duration"].value / time_scale
+        video: VideoFacts | None = None
+        audio_codec: str | None = None
+        has_audio = False
         for track in _atoms(movie, "trak"):
             handler = _first(_atoms(track, "hdlr"))
-            if handler is None or handler["hdlr/subtype"].value != "vide":
+            kind = handler["hdlr/subtype"].value if handler is not None else None
+            entry = _sample_entry(track)
+            if kind == "soun" and not has_audio:
+                has_audio = True
+                audio_codec = _format(entry) if entry is not None else None
+            if kind != "vide" or entry is None or video is not None:
                 continue
-            descriptions = _first(_atoms(track, "stsd"))
-            if descriptions is None or "stsd/sample_entry[0]" not in descriptions:
-                continue
-            entry = descriptions["stsd/sample_entry[0]"]
             width = entry["width"].value if "width" in entry else 0
             height = entry["height"].value if "height" in entry else 0
-            return VideoFacts(
-                video_codec=entry["format"].value.decode("latin-1").strip(),
+            video = VideoFacts(
+                video_codec=_format(entry),
                 width=int(width),
                 height=int(height),
                 duration_seconds=float(duration),
+                frame_rate=_frame_rate(track),
             )
-        return VideoFacts(video_codec=None, width=0, height=0, duration_seconds=float(duration))
+        if video is None:
+            return VideoFacts(video_codec=None, width=0, height=0, duration_seconds=float(duration))
+        return replace(video, has_audio=has_audio, audio_codec=audio_codec)
     except ByteBudgetExceeded:
         raise
     except (FieldError, StreamError, KeyError, ValueError, AttributeError) as error:
@@ -162,6 +170,35 @@ def probe_video(reader: io.RawIOBase, name: str) -> VideoFacts:
             f"the MP4/MOV header could not be read ({type(error).__name__}); "
             "is the file complete and not corrupted?"
         ) from None
+
+
+def _sample_entry(track: Any) -> Any | None:
+    descriptions = _first(_atoms(track, "stsd"))
+    if descriptions is None or "stsd/sample_entry[0]" not in descriptions:
+        return None
+    return descriptions["stsd/sample_entry[0]"]
+
+
+def _format(entry: Any) -> str:
+    return str(entry["format"].value.decode("latin-1").strip())
+
+
+def _frame_rate(track: Any) -> float | None:
+    """Frames per second on average: the sample count over the media duration.
+
+    The count is the sample size box's header field (``stsz``), so the sample
+    tables themselves are never walked; None when the header does not say.
+    """
+    media_header = _first(_atoms(track, "mdhd"))
+    sizes = _first(_atoms(track, "stsz"))
+    if media_header is None or sizes is None:
+        return None
+    time_scale = media_header["media_hdr/time_scale"].value
+    duration = media_header["media_hdr/duration"].value
+    count = sizes["stsz/count"].value if "stsz/count" in sizes else None
+    if not time_scale or not duration or not count:
+        return None
+    return float(count) * float(time_scale) / float(duration)
 
 
 def _refuse_truncated(parser: Any, file_size: int) -> None:

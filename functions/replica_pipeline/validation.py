@@ -23,6 +23,11 @@ ALLOWED_CONTENT_TYPES = frozenset(
     }
 )
 H264_SAMPLE_ENTRIES = frozenset({"avc1", "avc3"})
+# Tavus's errors table: "video_codec_and_format" asks for AAC audio in the MP4.
+AAC_SAMPLE_ENTRIES = frozenset({"mp4a"})
+# A header's frame rate is an average (samples over duration): a hair under the
+# floor is a rounding of a constant-rate 25 fps file, not a slower one.
+FRAME_RATE_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class VideoFacts:
     width: int
     height: int
     duration_seconds: float
+    frame_rate: float | None = None  # frames per second, on average; None: not in the header
+    has_audio: bool = True
+    audio_codec: str | None = None  # the first sound track's sample entry, e.g. "mp4a"
 
 
 def _megabytes(size: int) -> str:
@@ -77,6 +85,21 @@ def check_video(video: VideoFacts, limits: ValidationLimits) -> str | None:
         return "the file has no video track"
     if video.video_codec not in H264_SAMPLE_ENTRIES:
         return f"video codec is {video.video_codec!r}; Tavus needs H.264 (avc1) video"
+    if video.frame_rate is not None and video.frame_rate < limits.min_frame_rate * (
+        1 - FRAME_RATE_TOLERANCE
+    ):
+        shown = f"{video.frame_rate:.2f}".rstrip("0").rstrip(".")
+        return f"video is {shown} fps; Tavus needs at least {limits.min_frame_rate:g} fps"
+    if not video.has_audio:
+        return (
+            "the video has no audio track; Tavus learns the voice from it and must hear "
+            "the consent statement: record with the microphone on"
+        )
+    if video.audio_codec is not None and video.audio_codec not in AAC_SAMPLE_ENTRIES:
+        return (
+            f"audio is {video.audio_codec!r}; Tavus needs AAC audio in the MP4 "
+            "(re-export the video as H.264 + AAC)"
+        )
     shorter_side = min(video.width, video.height)
     if shorter_side < limits.min_resolution:
         return (

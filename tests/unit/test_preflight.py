@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,9 +32,8 @@ from local.preflight import (
     render_text,
 )
 from replica_pipeline.config import ValidationLimits
-from tests.clips import make_clip
+from tests.clips import ClipMaker
 
-FPS = 25  # Tavus's floor; cheap, since make_clip encodes one second and repeats it
 EVERY_CHECK = [
     CONTAINER,
     VIDEO_CODEC,
@@ -49,23 +46,6 @@ EVERY_CHECK = [
     TALK_THEN_SILENCE,
     SPEECH_AT_START,
 ]
-
-ClipMaker = Callable[..., Path]
-
-
-@pytest.fixture(scope="session")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> ClipMaker:
-    """Make a clip once per session: same name, same clip (names say what is in them)."""
-    folder = tmp_path_factory.mktemp("clips")
-    made: dict[str, Path] = {}
-
-    def make(name: str, **options: Any) -> Path:
-        if name not in made:
-            settings: dict[str, Any] = {"width": 1920, "height": 1080, "fps": FPS, **options}
-            made[name] = make_clip(folder / name, **settings)
-        return made[name]
-
-    return make
 
 
 @pytest.fixture(scope="session")
@@ -260,16 +240,12 @@ def test_a_video_without_audio_fails_for_that_reason(clip: ClipMaker) -> None:
     assert report.finding(TALK_THEN_SILENCE) is None
 
 
-def test_pcm_audio_in_a_mov_is_measured_and_warned_about(clip: ClipMaker) -> None:
+def test_pcm_audio_in_a_mov_is_measured_and_fails_as_tavus_would(clip: ClipMaker) -> None:
     path = clip("pcm.mov", seconds=70, speech=[(0, 35)], audio_codec="pcm_s16le", stereo=True)
 
     report = only(check_submission(path))
 
-    assert report.passed, render_text([report])
-    audio = report.finding(AUDIO)
-    assert audio is not None
-    assert audio.verdict == "warn"
-    assert "Tavus asks for AAC" in audio.detail
+    assert failing(report) == {AUDIO: "audio is pcm_s16le; Tavus needs AAC audio"}
     assert report.loudness[0] > -25  # the voice, read from 16-bit PCM
 
 
