@@ -148,7 +148,7 @@ def probe_video(reader: io.RawIOBase, name: str) -> VideoFacts:
             entry = _sample_entry(track)
             if kind == "soun" and not has_audio:
                 has_audio = True
-                audio_codec = _format(entry) if entry is not None else None
+                audio_codec = _audio_codec(entry) if entry is not None else None
             if kind != "vide" or entry is None or video is not None:
                 continue
             width = entry["width"].value if "width" in entry else 0
@@ -181,6 +181,29 @@ def _sample_entry(track: Any) -> Any | None:
 
 def _format(entry: Any) -> str:
     return str(entry["format"].value.decode("latin-1").strip())
+
+
+def _audio_codec(entry: Any) -> str:
+    """The sound's codec: the sample entry, but MP3 for an ``mp4a`` that carries MP3.
+
+    ``mp4a`` only says "MPEG-4 audio"; its ``esds`` object type says which:
+    0x40 and 0x66-0x68 are AAC, 0x69 and 0x6B MP3. An unreadable ``esds`` is
+    given the benefit of the doubt (AAC is what ``mp4a`` nearly always holds).
+    """
+    sample_entry = _format(entry)
+    if sample_entry != "mp4a":
+        return sample_entry
+    for child in entry:
+        if not child.is_field_set or "tag" not in child or child["tag"].value != "esds":
+            continue
+        path = "esds/ES/decConfigDescr/objectTypeIndication"
+        object_type = child[path].value if path in child else None
+        if object_type in _MP3_OBJECT_TYPES:
+            return "mp3"
+    return sample_entry
+
+
+_MP3_OBJECT_TYPES = frozenset({0x69, 0x6B})
 
 
 def _frame_rate(track: Any) -> float | None:

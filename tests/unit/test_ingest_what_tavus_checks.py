@@ -41,6 +41,12 @@ TALKING = [(0.0, 35.0)]
             "audio is 'sowt'; Tavus needs AAC audio in the MP4",
             id="PCM audio",
         ),
+        pytest.param(
+            "mp3.mp4",
+            {"audio_codec": "libmp3lame"},
+            "audio is 'mp3'; Tavus needs AAC audio in the MP4",
+            id="MP3 audio in an MP4",
+        ),
     ],
 )
 def test_a_drop_tavus_would_fail_is_rejected_with_what_was_found(
