@@ -55,7 +55,7 @@ def check_variant(data: bytes) -> None:
         return data[first : last + 1]
 
     video = probe_video(RangedReader(len(data), fetch, budget=4 * 2**20), "variant.mp4")
-    if video.video_codec != "avc1" or video.duration_seconds < 60:
+    if video.video_codec != "avc1" or (video.duration_seconds or 0) < 60:
         raise RuntimeError(f"the variant no longer validates: {video}")
 
 

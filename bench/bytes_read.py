@@ -4,7 +4,8 @@ The probe reads box headers and the moov box through ranged GETs, so what it
 reads should not grow with the video. This builds 200 MB variants of the
 sample (moov at the start and at the end, by padding the media data), uploads
 them to moto's server, and reports bytes read, the ratio large / small (target
-<= 2) and the largest read (target <= the 4 MiB cap).
+<= 2) and the largest read (target <= the 4 MiB cap). A two-minute 1080p WebM
+(VP9 + Opus, made with PyAV) is read the same way, next to the small MP4.
 
 Run: ``.venv/bin/python -m bench.bytes_read`` (``make bench``).
 """
@@ -12,6 +13,8 @@ Run: ``.venv/bin/python -m bench.bytes_read`` (``make bench``).
 from __future__ import annotations
 
 import struct
+import tempfile
+from pathlib import Path
 
 import boto3
 
@@ -23,11 +26,13 @@ use_functions_package()
 
 from replica_pipeline.config import ValidationLimits  # noqa: E402
 from replica_pipeline.media_probe import RangedReader, probe_video  # noqa: E402
+from tests.clips import make_clip  # noqa: E402
 
 LARGE_BYTES = 200 * 1024 * 1024
 MOOV_AT_START = ROOT / "samples" / "sample.mp4"
 MOOV_AT_END = ROOT / "tests" / "data" / "moov-at-end.mp4"
 TARGET_RATIO = 2.0
+WEBM_CASE = "2-min 1080p WebM"
 
 
 def padded(video: bytes, extra: int) -> bytes:
@@ -52,6 +57,22 @@ def padded(video: bytes, extra: int) -> bytes:
     raise ValueError("no mdat box")
 
 
+def two_minute_webm() -> bytes:
+    """A two-minute 1080p25 WebM of VP9 video and Opus sound, as a browser might upload."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = make_clip(
+            Path(folder) / "two-minutes.webm",
+            width=1920,
+            height=1080,
+            seconds=120,
+            fps=25,
+            speech=[(0.0, 60.0)],
+            codec="libvpx-vp9",
+            audio_codec="libopus",
+        )
+        return path.read_bytes()
+
+
 def measure() -> Report:
     server, endpoint = start_moto_server()
     s3 = boto3.client(
@@ -68,11 +89,13 @@ def measure() -> Report:
         ("small, moov at end", MOOV_AT_END.read_bytes()),
         ("200 MB, moov at start", padded(MOOV_AT_START.read_bytes(), LARGE_BYTES)),
         ("200 MB, moov at end", padded(MOOV_AT_END.read_bytes(), LARGE_BYTES)),
+        (WEBM_CASE, two_minute_webm()),
     ]
     results: dict[str, tuple[int, int, int]] = {}
     try:
         for name, data in cases:
-            key = f"uploads/{name.replace(' ', '-').replace(',', '')}.mp4"
+            extension = ".webm" if name == WEBM_CASE else ".mp4"
+            key = f"uploads/{name.replace(' ', '-').replace(',', '')}{extension}"
             s3.put_object(Bucket="bench-uploads", Key=key, Body=data)
 
             def fetch(first: int, last: int, key: str = key) -> bytes:
@@ -83,7 +106,7 @@ def measure() -> Report:
 
             reader = RangedReader(len(data), fetch, budget=budget)
             video = probe_video(reader, key)
-            if video.video_codec != "avc1" or video.duration_seconds != 120.0:
+            if video.video_codec not in ("avc1", "V_VP9") or video.duration_seconds is None:
                 raise RuntimeError(f"{name}: the probe misread the video: {video}")
             results[name] = (len(data), reader.bytes_fetched, reader.requests)
             # Drop the 200 MB object now: moto keeps it in memory.
@@ -113,6 +136,18 @@ def measure() -> Report:
                 large / small <= TARGET_RATIO,
             )
         )
+    webm, mp4 = results[WEBM_CASE][1], results["small, moov at start"][1]
+    report.figures.append(
+        Figure(
+            "bytes read: two-minute WebM",
+            webm,
+            f"{webm:,} B of {results[WEBM_CASE][0]:,} B",
+            mp4,
+            f"{mp4:,} B (small MP4, moov at start)",
+            f"ratio ≤ {TARGET_RATIO:g}",
+            webm / mp4 <= TARGET_RATIO,
+        )
+    )
     largest_name, (size, largest, _) = max(results.items(), key=lambda pair: pair[1][1])
     report.figures.append(
         Figure(

@@ -76,6 +76,7 @@ def lambda_environment(settings: StackSettings, inputs: EnvironmentInputs) -> di
         config.TABLE_NAME: inputs.table_name,
         config.UPLOAD_PREFIX: UPLOAD_PREFIX,
         config.TAVUS_API_URL: settings.tavus_api_url,
+        config.TAVUS_API_VOCABULARY: settings.tavus_api_vocabulary,
         config.TAVUS_API_KEY_SECRET_ARN: inputs.tavus_api_key_secret_arn,
         config.CALLBACK_BASE_URL: inputs.callback_base_url,
         config.CALLBACK_HMAC_SECRET_ARN: inputs.callback_hmac_secret_arn,

@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 
 from replica_pipeline.config import (
     DEFAULT_TAVUS_API_URL,
+    DEFAULT_TAVUS_VOCABULARY,
     DEFAULT_UPLOAD_PREFIX,
     MAX_PRESIGN_HOURS,
     MIN_PRESIGN_HOURS,
+    TAVUS_VOCABULARIES,
 )
 
 # Where drops land; the bucket notification, the IAM statements and the functions agree on it.
@@ -79,6 +81,8 @@ class StackSettings:
     log_retention_days: int = 30
     # Tavus's API base URL.
     tavus_api_url: str = DEFAULT_TAVUS_API_URL
+    # Tavus's names the functions speak: "replicas" (/v2/replicas) or "faces" (/v2/faces).
+    tavus_api_vocabulary: str = DEFAULT_TAVUS_VOCABULARY
     # Increment to replace the signer's access key (see infra/secrets.py, "Rotation").
     signer_key_serial: int = 1
 
@@ -152,6 +156,9 @@ class StackSettings:
                 "log_retention_days", defaults.log_retention_days, LOG_RETENTION_DAYS
             ),
             tavus_api_url=read.https_url("tavus_api_url", defaults.tavus_api_url),
+            tavus_api_vocabulary=read.choice(
+                "tavus_api_vocabulary", defaults.tavus_api_vocabulary, TAVUS_VOCABULARIES
+            ),
             signer_key_serial=read.integer(
                 "signer_key_serial", defaults.signer_key_serial, 1, 1_000_000
             ),

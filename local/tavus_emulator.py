@@ -6,6 +6,10 @@ given (and fails the training, as Tavus would, when a URL is unreachable, would
 expire within 24 hours of signing, or was signed with temporary credentials),
 advances ``training_progress`` on a fast clock (read with Get Replica) and, like
 Tavus, POSTs a callback only when training ends (progress callbacks are a fault).
+It speaks both of Tavus's vocabularies on one store: ``/v2/replicas`` (``replica_id``,
+``replica_name``, ``replica_type``) and, since Tavus renamed replicas to faces,
+``/v2/faces`` (``face_id``, ``face_name``, ``face_type``), each answering in its own;
+callbacks say ``replica_id`` unless the ``callback_vocabulary`` fault asks for faces.
 Faults are injected through ``POST /_emulator/faults``: the polite ones (an error
 before acting, a slow answer) and the hard ones a real Tavus has too, such as acting
 then failing (the replica exists, yet the answer is an error or comes after the client
@@ -23,7 +27,7 @@ import random
 import secrets
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -34,11 +38,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from local.tavus_training_errors import TRAINING_ERRORS, is_valid_failure, training_error_message
+
 REPLICAS_PATH = "/v2/replicas"
+FACES_PATH = "/v2/faces"
 THUMBNAILS_PATH = "/_emulator/thumbnails"
 # Larger training videos get no thumbnail rather than held in memory.
 MAX_THUMBNAIL_BYTES = 32 * 1024 * 1024
 MIN_URL_LIFETIME = timedelta(hours=24)
+# Tavus's words for a training video it could not download (its errors table, verbatim).
+DOWNLOAD_FAILED = TRAINING_ERRORS["download_link"]
 TEMPORARY_KEY_PREFIX = "ASIA"
 PROGRESS_STEPS = (25, 50, 75)
 # Tavus's undocumented maximum List page size, as we assume it (not a fault).
@@ -48,6 +57,31 @@ STOCK_NAMES = ("Anna", "Ben", "Carla", "Dev", "Emma", "Farid", "Grace", "Hiro", 
 TOO_MANY_REQUESTS = {"message": HTTPStatus.TOO_MANY_REQUESTS.phrase}
 
 ReplicaType = Literal["user", "system"]
+VocabularyName = Literal["replicas", "faces"]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Tavus's names for one API: replicas, or faces since its newest pages renamed them.
+
+    The emulator plays Tavus, so it spells the names itself rather than take the
+    client's: a client that names a field wrongly must fail against it.
+    """
+
+    path: str
+    id: str
+    name: str
+    type: str
+    ids: str
+
+
+VOCABULARIES: dict[VocabularyName, Vocabulary] = {
+    "replicas": Vocabulary(
+        REPLICAS_PATH, "replica_id", "replica_name", "replica_type", "replica_ids"
+    ),
+    "faces": Vocabulary(FACES_PATH, "face_id", "face_name", "face_type", "face_ids"),
+}
+REPLICAS = VOCABULARIES["replicas"]
 ListOrder = Literal["newest_first", "oldest_first"]
 LIST_ORDERS: tuple[ListOrder, ...] = ("newest_first", "oldest_first")
 
@@ -66,6 +100,7 @@ class Faults:
     # Tavus documents callbacks only on completion and error: progress ones are opt-in.
     progress_callbacks: bool = False
     training_seconds: float | None = None
+    # A preset name of local/tavus_training_errors.py (Tavus's message for it) or the message.
     fail_training: str | None = None
     # Acting, then failing: the replica is created and trains, the answer says otherwise.
     create_errors_after_acting: list[int] = field(default_factory=list)
@@ -80,6 +115,8 @@ class Faults:
     get_garbage: int = 0
     list_errors: list[int] = field(default_factory=list)
     list_garbage: int = 0
+    # How callbacks name the replica: Tavus documents ``replica_id``; for faces it says nothing.
+    callback_vocabulary: VocabularyName = "replicas"
 
     @classmethod
     def parse(cls, payload: Any) -> Faults:
@@ -145,6 +182,11 @@ _FAULT_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "get_garbage": (_is_count, "an integer, 0 or more"),
     "list_errors": (_is_error_codes, "a list of HTTP error codes (400-599)"),
     "list_garbage": (_is_count, "an integer, 0 or more"),
+    "callback_vocabulary": (lambda v: v in VOCABULARIES, "one of " + ", ".join(VOCABULARIES)),
+    "fail_training": (
+        is_valid_failure,
+        "null, an error message, or a preset: " + ", ".join(TRAINING_ERRORS),
+    ),
 }
 
 
@@ -178,11 +220,14 @@ class Replica:
     thumbnail_video_url: str | None = None
     replica_type: ReplicaType = "user"
 
-    def public(self, *, verbose: bool = False, listing: bool = False) -> dict[str, Any]:
-        """The replica as Tavus's Get Replica (or, with ``listing``, List Replicas) shows it."""
+    def public(
+        self, *, verbose: bool = False, listing: bool = False, vocabulary: Vocabulary = REPLICAS
+    ) -> dict[str, Any]:
+        """The replica as Tavus's Get Replica (or, with ``listing``, List Replicas) shows it,
+        in the names of ``vocabulary`` (the path it was asked on)."""
         body: dict[str, Any] = {
-            "replica_id": self.replica_id,
-            "replica_name": self.replica_name,
+            vocabulary.id: self.replica_id,
+            vocabulary.name: self.replica_name,
             "thumbnail_video_url": self.thumbnail_video_url,
             "training_progress": f"{self.progress}/100",
             "status": self.status,
@@ -193,7 +238,7 @@ class Replica:
             body["updated_at"] = _tavus_time(self.updated_at)
             body["error_message"] = self.error_message
         if verbose:
-            body["replica_type"] = self.replica_type
+            body[vocabulary.type] = self.replica_type
         return body
 
 
@@ -221,6 +266,8 @@ class TavusEmulator:
         self.replicas: dict[str, Replica] = {}
         self.stock: dict[str, Replica] = {}
         self.stats = {"creates": 0, "downloads": 0, "callbacks_sent": 0, "callbacks_failed": 0}
+        # API calls by method and path family ("GET /v2/faces"): which vocabulary a client spoke.
+        self.calls: Counter[str] = Counter()
         self.lock = threading.RLock()
         # Timed faults run on real monotonic time: the injectable clock may stand still.
         self._rate_limited_until = 0.0
@@ -279,7 +326,7 @@ class TavusEmulator:
             retry_after = max(1, math.ceil(remaining))
         return Answer(429, TOO_MANY_REQUESTS, {"Retry-After": f"{retry_after:g}"})
 
-    def create(self, body: Any) -> Answer:
+    def create(self, body: Any, vocabulary: Vocabulary = REPLICAS) -> Answer:
         # One lock section from the rate check to storing the replica, so concurrent
         # creates can neither slip past max_creates_per_second nor double-count.
         with self.lock:
@@ -287,24 +334,24 @@ class TavusEmulator:
                 return self._injected_error(self.faults.create_errors.pop(0))
             if self._create_rate_exceeded():
                 return Answer(429, TOO_MANY_REQUESTS, {"Retry-After": "1"})
-            problem = _invalid_create_body(body)
+            problem = _invalid_create_body(body, vocabulary)
             if problem:
                 return Answer(400, {"error": problem})
-            replica = self._store_new_replica(body)
+            replica = self._store_new_replica(body, vocabulary)
             training_seconds = self.faults.training_seconds or self.training_seconds
             failure = self.faults.fail_training
             delay_seconds = self.faults.create_answer_delay_ms / 1000
             answer = (
                 self._injected_error(self.faults.create_errors_after_acting.pop(0))
                 if self.faults.create_errors_after_acting
-                else Answer(200, {"replica_id": replica.replica_id, "status": "started"})
+                else Answer(200, {vocabulary.id: replica.replica_id, "status": "started"})
             )
         threading.Thread(
             target=self._train, args=(replica, training_seconds, failure), daemon=True
         ).start()
         return replace(answer, delay_seconds=delay_seconds)
 
-    def get(self, replica_id: str, verbose: bool) -> Answer:
+    def get(self, replica_id: str, verbose: bool, vocabulary: Vocabulary = REPLICAS) -> Answer:
         with self.lock:
             if self.faults.get_errors:
                 return self._injected_error(self.faults.get_errors.pop(0))
@@ -314,26 +361,39 @@ class TavusEmulator:
                 return Answer(200, _not_a_replica(self._get_garbage_served - 1))
             replica = self.replicas.get(replica_id) or self.stock.get(replica_id)
             if replica is None or replica.deleted:
-                return Answer(400, {"error": "Invalid replica_id"})
-            return Answer(200, replica.public(verbose=verbose))
+                return Answer(400, {"error": f"Invalid {vocabulary.id}"})
+            return Answer(200, replica.public(verbose=verbose, vocabulary=vocabulary))
 
-    def list(self, page: int, limit: int, verbose: bool, replica_type: str | None = None) -> Answer:
+    def list(
+        self,
+        page: int,
+        limit: int,
+        verbose: bool,
+        replica_type: str | None = None,
+        replica_ids: str | None = None,
+        vocabulary: Vocabulary = REPLICAS,
+    ) -> Answer:
+        """A page of every replica, the account's and Tavus's stock ones alike, unless
+        ``replica_type`` (``user`` | ``system``) or ``replica_ids`` (comma separated) narrow it."""
+        wanted = {i.strip() for i in replica_ids.split(",") if i.strip()} if replica_ids else None
         with self.lock:
             if self.faults.list_errors:
                 return self._injected_error(self.faults.list_errors.pop(0))
             if replica_type not in (None, "user", "system"):
-                return Answer(400, {"error": "Invalid replica_type"})
+                return Answer(400, {"error": f"Invalid {vocabulary.type}"})
             listed = [
                 r
                 for r in (*self.replicas.values(), *self.stock.values())
-                if not r.deleted and replica_type in (None, r.replica_type)
+                if not r.deleted
+                and replica_type in (None, r.replica_type)
+                and (wanted is None or r.replica_id in wanted)
             ]
             listed.sort(
                 key=lambda r: r.created_at, reverse=self.faults.list_order == "newest_first"
             )
             size = min(limit, self.faults.list_page_cap or limit)
             items = [
-                r.public(verbose=verbose, listing=True)
+                r.public(verbose=verbose, listing=True, vocabulary=vocabulary)
                 for r in listed[(page - 1) * size : page * size]
             ]
             if self.faults.list_garbage:
@@ -342,12 +402,12 @@ class TavusEmulator:
                 return Answer(200, _not_a_page(self._list_garbage_served - 1, items))
             return Answer(200, {"data": items, "total_count": len(listed)})
 
-    def delete(self, replica_id: str) -> Answer:
+    def delete(self, replica_id: str, vocabulary: Vocabulary = REPLICAS) -> Answer:
         with self.lock:
             # Stock replicas are Tavus's, not the account's: they cannot be deleted.
             replica = self.replicas.get(replica_id)
             if replica is None or replica.deleted:
-                return Answer(400, {"error": "Invalid replica_id"})
+                return Answer(400, {"error": f"Invalid {vocabulary.id}"})
             replica.deleted = True
             return Answer(200)
 
@@ -368,12 +428,12 @@ class TavusEmulator:
         limit = self.faults.max_creates_per_second
         return limit is not None and len(self._recent_creates) >= limit
 
-    def _store_new_replica(self, body: dict[str, Any]) -> Replica:
-        """Store and count a created replica (lock held)."""
+    def _store_new_replica(self, body: dict[str, Any], vocabulary: Vocabulary) -> Replica:
+        """Store and count a created replica, named in ``vocabulary``'s field (lock held)."""
         now = self.clock()
         replica = Replica(
             replica_id="r" + secrets.token_hex(5),
-            replica_name=body.get("replica_name"),
+            replica_name=body.get(vocabulary.name),
             model_name=body.get("model_name"),
             created_at=now,
             updated_at=now,
@@ -407,14 +467,15 @@ class TavusEmulator:
     # -- training ------------------------------------------------------------
 
     def _train(self, replica: Replica, training_seconds: float, failure: str | None) -> None:
-        urls = [replica.request["train_video_url"]]
+        # A training video, or (image training, newer pages) a training image instead.
+        urls = [replica.request.get("train_video_url") or replica.request["train_image_url"]]
         if replica.request.get("consent_video_url"):
             urls.append(replica.request["consent_video_url"])
         problem = None
         for url in urls:
             problem = problem or self._download(replica, url)
         if problem or failure:
-            self._finish(replica, "error", problem or failure)
+            self._finish(replica, "error", problem or training_error_message(str(failure)))
             return
         step_delay = training_seconds / (len(PROGRESS_STEPS) + 1)
         for progress in PROGRESS_STEPS:
@@ -427,11 +488,9 @@ class TavusEmulator:
             if announce:
                 self._callback(
                     replica,
-                    {
-                        "replica_id": replica.replica_id,
-                        "status": "training",
-                        "training_progress": f"{progress}/100",
-                    },
+                    self._callback_body(
+                        replica, status="training", training_progress=f"{progress}/100"
+                    ),
                 )
         if self._stopping.wait(step_delay):
             return
@@ -449,22 +508,21 @@ class TavusEmulator:
                         f"{self.url}{THUMBNAILS_PATH}/{replica.replica_id}.mp4"
                     )
             reorder = self.faults.callback_reorder
-        body: dict[str, Any] = {
-            "replica_id": replica.replica_id,
-            "status": "ready" if status == "completed" else "error",
-        }
+        body = self._callback_body(replica, status="ready" if status == "completed" else "error")
         if error_message:
             body["error_message"] = error_message
         self._callback(replica, body)
         if reorder:  # a stale progress update arriving after the final word
             self._callback(
                 replica,
-                {
-                    "replica_id": replica.replica_id,
-                    "status": "training",
-                    "training_progress": "75/100",
-                },
+                self._callback_body(replica, status="training", training_progress="75/100"),
             )
+
+    def _callback_body(self, replica: Replica, **news: str) -> dict[str, Any]:
+        """A training callback about ``replica``, named as ``callback_vocabulary`` says."""
+        with self.lock:
+            vocabulary = VOCABULARIES[self.faults.callback_vocabulary]
+        return {vocabulary.id: replica.replica_id, **news}
 
     def _download(self, replica: Replica, url: str) -> str | None:
         """Fetch a pre-signed URL as Tavus would; a problem in Tavus's words, or None."""
@@ -479,11 +537,8 @@ class TavusEmulator:
             replica.downloads.append({"url": url, "status_code": status, "bytes": size})
             if status == 200 and replica.video is None and size <= MAX_THUMBNAIL_BYTES:
                 replica.video = response.content
-        if status != 200:
-            return (
-                "There was an issue downloading your training video. Make sure the "
-                f"video URL is publicly accessible (download answered {status or 'nothing'})."
-            )
+        if status != 200:  # what answered is in replica.downloads; Tavus says only this
+            return DOWNLOAD_FAILED
         return lifetime_problem
 
     def _callback(self, replica: Replica, body: dict[str, Any]) -> None:
@@ -517,15 +572,19 @@ def _not_a_page(served: int, items: list[dict[str, Any]]) -> Any:
     return ({"replicas": items}, items, None)[served % 3]
 
 
-def _invalid_create_body(body: Any) -> str | None:
+def _invalid_create_body(body: Any, vocabulary: Vocabulary = REPLICAS) -> str | None:
+    """Why Tavus would refuse this Create Replica (or Create Face) body, or None."""
     if not isinstance(body, dict):
         return "Invalid request body"
+    if "train_video_url" in body and "train_image_url" in body:
+        # Image training (newer pages) is an alternative to a training video, never both.
+        return "Provide either train_video_url or train_image_url, not both"
     if "train_video_url" not in body and "train_image_url" not in body:
         return "train_video_url is required"
-    for name in ("train_video_url", "consent_video_url", "callback_url"):
+    for name in ("train_video_url", "train_image_url", "consent_video_url", "callback_url"):
         if name in body and (not isinstance(body[name], str) or not _is_http_url(body[name])):
             return f"Invalid {name}"
-    for name in ("replica_name", "model_name"):
+    for name in (vocabulary.name, "model_name", "voice_name"):
         if name in body and not isinstance(body[name], str):
             return f"Invalid {name}"
     if "properties" in body and not isinstance(body["properties"], dict):
@@ -557,6 +616,17 @@ def _url_lifetime_problem(url: str, now: datetime) -> str | None:
             )
         if expires <= now:
             return "There was an issue downloading your training video: the link has expired."
+    return None
+
+
+def _vocabulary_and_id(path: str) -> tuple[Vocabulary, str | None] | None:
+    """Which API a path is (``/v2/replicas`` or ``/v2/faces``) and the id it names, if any."""
+    for vocabulary in VOCABULARIES.values():
+        if path == vocabulary.path:
+            return vocabulary, None
+        rest = path.removeprefix(vocabulary.path + "/")
+        if rest != path and rest and "/" not in rest:
+            return vocabulary, rest
     return None
 
 
@@ -610,28 +680,55 @@ def _handler_for(emulator: TavusEmulator) -> type[BaseHTTPRequestHandler]:
             if limited is not None:
                 time.sleep(latency)
                 self._answer(limited)
-            elif method == "POST" and path == REPLICAS_PATH:
+            elif (named := _vocabulary_and_id(path)) is None:
+                self._send(404, {"message": "Not found"})
+            else:
+                self._api(method, query, raw, latency, verbose, *named)
+
+        def _api(
+            self,
+            method: str,
+            query: dict[str, str],
+            raw: bytes,
+            latency: float,
+            verbose: bool,
+            vocabulary: Vocabulary,
+            replica_id: str | None,
+        ) -> None:
+            """The replica (or face) endpoints, answered in ``vocabulary``'s names."""
+            with emulator.lock:
+                emulator.calls[f"{method} {vocabulary.path}"] += 1
+            if method == "POST" and replica_id is None:
                 try:
                     body = json.loads(raw or b"null")
                 except json.JSONDecodeError:
                     body = None
-                answer = emulator.create(body)
+                answer = emulator.create(body, vocabulary)
                 time.sleep(latency)  # after acting: a slow answer, as a timeout sees it
                 self._answer(answer)
-            elif method == "GET" and path == REPLICAS_PATH:
+            elif method == "GET" and replica_id is None:
                 time.sleep(latency)
                 paging = _page_and_limit(query)
                 if paging is None:
                     self._send(400, {"error": "Invalid page or limit"})
                     return
                 page, limit = paging
-                self._answer(emulator.list(page, limit, verbose, query.get("replica_type")))
-            elif method == "GET" and path.startswith(REPLICAS_PATH + "/"):
+                self._answer(
+                    emulator.list(
+                        page,
+                        limit,
+                        verbose,
+                        query.get(vocabulary.type),
+                        query.get(vocabulary.ids),
+                        vocabulary,
+                    )
+                )
+            elif method == "GET" and replica_id is not None:
                 time.sleep(latency)
-                self._answer(emulator.get(path.rsplit("/", 1)[1], verbose))
-            elif method == "DELETE" and path.startswith(REPLICAS_PATH + "/"):
+                self._answer(emulator.get(replica_id, verbose, vocabulary))
+            elif method == "DELETE" and replica_id is not None:
                 time.sleep(latency)
-                self._answer(emulator.delete(path.rsplit("/", 1)[1]))
+                self._answer(emulator.delete(replica_id, vocabulary))
             else:
                 self._send(404, {"message": "Not found"})
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from replica_pipeline.clock import parse_iso
-from replica_pipeline.tavus import TavusClient
+from replica_pipeline.tavus import OURS, TavusClient
 
 # Tavus's clock and ours may disagree a little.
 ADOPTION_CLOCK_SKEW = timedelta(minutes=5)
@@ -48,15 +48,19 @@ def earlier_replica_in(
     first_claimed_at: str,
     exclude: Collection[str] = (),
 ) -> str | None:
-    """``find_earlier_replica`` in a complete listing already read (one for many items)."""
+    """``find_earlier_replica`` in a complete listing already read (one for many items).
+
+    ``replicas`` as ``TavusClient.list_user_replicas`` gives them: under our names,
+    whichever vocabulary Tavus answered in.
+    """
     not_before = parse_iso(first_claimed_at) - ADOPTION_CLOCK_SKEW if first_claimed_at else None
     for replica in replicas:
-        if replica.get("replica_name") != tavus_replica_name:
+        if replica.get(OURS.name_field) != tavus_replica_name:
             continue
         created_at = replica.get("created_at")
         if not_before and isinstance(created_at, str) and parse_iso(created_at) < not_before:
             continue
-        replica_id = replica.get("replica_id")
+        replica_id = replica.get(OURS.id_field)
         if isinstance(replica_id, str) and replica_id and replica_id not in exclude:
             return replica_id
     return None

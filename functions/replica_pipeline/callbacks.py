@@ -2,7 +2,7 @@
 
 Order of checks (each answer is documented in the README):
 413 body over 64 KiB · 401 no token · 400 not JSON / not an object / no
-replica_id · 403 a token that is not ours for the submission the URL names ·
+replica_id or face_id · 403 a token that is not ours for the submission the URL names ·
 404 no such submission (or, for a URL that names none, no such replica) ·
 200 applied, already applied, or news about another replica (ignored).
 
@@ -26,7 +26,7 @@ from replica_pipeline.callback_token import token_matches
 from replica_pipeline.clock import Clock, utc_now
 from replica_pipeline.config import TavusSettings
 from replica_pipeline.store import Item, ReplicaStore, earlier_replica_ids
-from replica_pipeline.tavus import TavusClient, TavusError
+from replica_pipeline.tavus import TavusClient, TavusError, callback_news
 from replica_pipeline.tracking import (
     DEFAULT_ERROR,
     Observation,
@@ -89,7 +89,8 @@ class CallbackResult:
 
 
 def parse_callback(body: bytes) -> ParsedCallback:
-    """The replica id and news of a callback body, flat or in an ``event_type`` envelope."""
+    """The replica id and news of a callback body, flat or in an ``event_type`` envelope,
+    in either of Tavus's vocabularies (``replica_id`` or ``face_id``)."""
     if len(body) > MAX_BODY_BYTES:
         raise BodyTooLarge(f"callback body is over {MAX_BODY_BYTES // 1024} KiB")
     try:
@@ -98,19 +99,14 @@ def parse_callback(body: bytes) -> ParsedCallback:
         raise MalformedCallback("callback body is not JSON") from None
     if not isinstance(payload, dict):
         raise MalformedCallback("callback body is not a JSON object")
-    for scope in (payload, payload.get("properties")):
-        if isinstance(scope, dict) and isinstance(scope.get("replica_id"), str):
-            replica_id = scope["replica_id"].strip()
-            if replica_id and len(replica_id) <= 128 and replica_id.isprintable():
-                return ParsedCallback(
-                    replica_id=replica_id,
-                    observation=observe(
-                        scope.get("status"),
-                        scope.get("training_progress", scope.get("progress")),
-                        scope.get("error_message"),
-                    ),
-                )
-    raise MalformedCallback("callback body has no replica_id")
+    for news in callback_news(payload):
+        replica_id = news.replica_id.strip()
+        if replica_id and len(replica_id) <= 128 and replica_id.isprintable():
+            return ParsedCallback(
+                replica_id=replica_id,
+                observation=observe(news.status, news.progress, news.error_message),
+            )
+    raise MalformedCallback("callback body has no replica_id (or face_id)")
 
 
 def handle_callback(

@@ -22,6 +22,8 @@ CALLBACK_HMAC_SECRET_ARN = "CALLBACK_HMAC_SECRET_ARN"  # nosec B105 # noqa: S105
 SIGNER_SECRET_ARN = "SIGNER_SECRET_ARN"  # nosec B105 # noqa: S105 - a variable name
 PRESIGN_HOURS = "PRESIGN_HOURS"
 MIN_DURATION_SECONDS = "MIN_DURATION_SECONDS"
+MIN_DURATION_BY_MODEL = "MIN_DURATION_BY_MODEL"
+ACCEPTED_CONTAINERS = "ACCEPTED_CONTAINERS"
 MIN_RESOLUTION = "MIN_RESOLUTION"
 MAX_VIDEO_BYTES = "MAX_VIDEO_BYTES"
 PROBE_MAX_BYTES = "PROBE_MAX_BYTES"
@@ -30,6 +32,7 @@ TAVUS_READ_TIMEOUT = "TAVUS_READ_TIMEOUT_SECONDS"
 TAVUS_MAX_RETRIES = "TAVUS_MAX_RETRIES"
 TAVUS_MAX_RETRY_AFTER = "TAVUS_MAX_RETRY_AFTER_SECONDS"
 TAVUS_BACKOFF_SECONDS = "TAVUS_BACKOFF_SECONDS"
+TAVUS_API_VOCABULARY = "TAVUS_API_VOCABULARY"
 SUBMIT_LEASE_SECONDS = "SUBMIT_LEASE_SECONDS"
 CREATE_SETTLE_SECONDS = "CREATE_SETTLE_SECONDS"
 MAX_DEFERRAL_HOURS = "MAX_DEFERRAL_HOURS"
@@ -50,11 +53,20 @@ INGEST_TIMEOUT_SECONDS = 120
 CALLBACK_TIMEOUT_SECONDS = 20
 
 DEFAULT_TAVUS_API_URL = "https://tavusapi.com"
+# Tavus's two names for one API: "replicas" (/v2/replicas, replica_id) and, in its newest
+# pages, "faces" (/v2/faces, face_id). replica_pipeline.tavus holds what each one names.
+TAVUS_VOCABULARIES = ("replicas", "faces")
+DEFAULT_TAVUS_VOCABULARY = "replicas"
 DEFAULT_UPLOAD_PREFIX = "uploads/"
 # What the CDK stack stores in the Tavus key secret until the user sets the real key.
 # Never change this text: a new template value would overwrite a real key on deploy.
 TAVUS_API_KEY_PLACEHOLDER = "REPLACE-ME-with-your-Tavus-API-key"
 MIN_PRESIGN_HOURS = 24
+# Tavus's requirements page: "webm or mp4 (H.264 + AAC)"; .mov is refused with the fix.
+DEFAULT_CONTAINERS = (".mp4", ".webm")
+# Each model's guide: Phoenix-3 asks for 1 min talking + 1 min silence, Phoenix-4 for
+# 30 s + 30 s. The floor is the talking part (Tavus's errors table: "at least 1 minute").
+DEFAULT_MIN_DURATION_BY_MODEL = (("phoenix-3", 60.0), ("phoenix-4", 30.0))
 MAX_PRESIGN_HOURS = 7 * 24  # SigV4 refuses anything longer
 
 
@@ -66,7 +78,11 @@ class ConfigError(ValueError):
 class ValidationLimits:
     """What a training video must satisfy before we send it to Tavus."""
 
+    # The floor for a drop that names no model (or one not listed below).
     min_duration_seconds: float = 60.0
+    # (model name, floor) pairs: the drop's model-name metadata picks one.
+    min_duration_by_model: tuple[tuple[str, float], ...] = DEFAULT_MIN_DURATION_BY_MODEL
+    containers: tuple[str, ...] = DEFAULT_CONTAINERS  # file extensions, lower case, with the dot
     min_resolution: int = 1080  # the shorter side, so portrait 1080x1920 passes
     min_frame_rate: float = 25.0  # Tavus's errors table: video_fps
     max_bytes: int = 750 * 1024 * 1024
@@ -75,7 +91,21 @@ class ValidationLimits:
     def for_consent_video(self) -> ValidationLimits:
         """A separate consent video is the spoken statement alone (10 to 20 s): the training
         length floor is not for it; everything else (format, codec, resolution) is."""
-        return replace(self, min_duration_seconds=0.0)
+        return replace(self, min_duration_seconds=0.0, min_duration_by_model=())
+
+    def min_duration_for(self, model_name: str | None) -> float:
+        """The duration floor of a training video for ``model_name`` (None: no model named)."""
+        wanted = (model_name or "").strip().lower()
+        return next(
+            (floor for model, floor in self.min_duration_by_model if model == wanted),
+            self.min_duration_seconds,
+        )
+
+    def for_model(self, model_name: str | None) -> ValidationLimits:
+        """These limits with the duration floor of ``model_name``."""
+        return replace(
+            self, min_duration_seconds=self.min_duration_for(model_name), min_duration_by_model=()
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +121,15 @@ class TavusSettings:
     # Exponential backoff base: waits of about 0.5, 1, 2 s (plus jitter), at most the cap.
     backoff_seconds: float = 0.5
     backoff_max_seconds: float = 8.0
+    # Which of TAVUS_VOCABULARIES the client speaks; answers in either are read.
+    vocabulary: str = DEFAULT_TAVUS_VOCABULARY
+
+    def __post_init__(self) -> None:
+        if self.vocabulary not in TAVUS_VOCABULARIES:
+            raise ConfigError(
+                f"{TAVUS_API_VOCABULARY}={self.vocabulary!r} must be one of "
+                + ", ".join(TAVUS_VOCABULARIES)
+            )
 
     @property
     def slowest_attempt_seconds(self) -> float:
@@ -168,6 +207,10 @@ class Settings:
             max_deferral=timedelta(hours=reader.number(MAX_DEFERRAL_HOURS, default=24.0)),
             limits=ValidationLimits(
                 min_duration_seconds=reader.number(MIN_DURATION_SECONDS, default=60.0),
+                min_duration_by_model=reader.floors(
+                    MIN_DURATION_BY_MODEL, default=DEFAULT_MIN_DURATION_BY_MODEL
+                ),
+                containers=reader.extensions(ACCEPTED_CONTAINERS, default=DEFAULT_CONTAINERS),
                 min_resolution=int(reader.number(MIN_RESOLUTION, default=1080)),
                 max_bytes=int(reader.number(MAX_VIDEO_BYTES, default=750 * 1024 * 1024)),
                 probe_max_bytes=int(reader.number(PROBE_MAX_BYTES, default=4 * 1024 * 1024)),
@@ -180,6 +223,9 @@ class Settings:
                 max_retries=int(reader.number(TAVUS_MAX_RETRIES, default=3)),
                 max_retry_after=reader.number(TAVUS_MAX_RETRY_AFTER, default=5.0),
                 backoff_seconds=reader.number(TAVUS_BACKOFF_SECONDS, default=0.5),
+                vocabulary=reader.text(
+                    TAVUS_API_VOCABULARY, default=DEFAULT_TAVUS_VOCABULARY
+                ).lower(),
             ),
             event_bus_name=reader.text(EVENT_BUS_NAME, default="default"),
             ingest_queue_url=reader.optional_url(INGEST_QUEUE_URL),
@@ -223,6 +269,38 @@ class _EnvReader:
         if value < 0:
             raise ConfigError(f"{name}={raw!r} must not be negative")
         return value
+
+    def floors(
+        self, name: str, default: tuple[tuple[str, float], ...]
+    ) -> tuple[tuple[str, float], ...]:
+        """``model=seconds`` pairs, comma separated (e.g. ``phoenix-3=60,phoenix-4=30``)."""
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        pairs: list[tuple[str, float]] = []
+        for entry in (part.strip() for part in raw.split(",") if part.strip()):
+            model, _, seconds = entry.partition("=")
+            try:
+                floor = float(seconds)
+            except ValueError:
+                floor = -1.0
+            if not model.strip() or floor < 0:
+                raise ConfigError(
+                    f"{name}={raw!r}: {entry!r} is not model=seconds (e.g. phoenix-4=30)"
+                )
+            pairs.append((model.strip().lower(), floor))
+        return tuple(pairs)
+
+    def extensions(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """File extensions, comma separated, each with its dot (e.g. ``.mp4,.webm``)."""
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        chosen = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+        malformed = [ext for ext in chosen if not ext.startswith(".") or len(ext) < 2]
+        if not chosen or malformed:
+            raise ConfigError(f"{name}={raw!r} must list extensions with their dot, e.g. .mp4")
+        return chosen
 
     def optional_url(self, name: str) -> str | None:
         return self.url(name) if self._env.get(name, "").strip() else None

@@ -57,6 +57,7 @@ from replica_pipeline.store import (
     SubmissionKind,
 )
 from replica_pipeline.tavus import (
+    ReplicaRequest,
     TavusClient,
     TavusOutcomeUnknown,
     TavusOutOfTime,
@@ -65,6 +66,7 @@ from replica_pipeline.tavus import (
     TavusUnavailable,
 )
 from replica_pipeline.time_budget import RecordBudget
+from replica_pipeline.training_options import training_options
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -300,7 +302,7 @@ def _submit_claimed(
                 return Outcome.ADOPTED
             known_clean = True
         created = tavus.create_replica(
-            create_replica_body(
+            create_replica_request(
                 submission, urls, callback_url(settings.callback_base_url, sid, deps.callback_key())
             ),
             deadline=deps.deadline,
@@ -347,17 +349,18 @@ def _submit_claimed(
     return Outcome.SUBMITTED
 
 
-def create_replica_body(submission: Submission, urls: list[str], callback: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "train_video_url": urls[0],
-        "replica_name": submission.tavus_replica_name,
-        "callback_url": callback,
-    }
-    if len(urls) > 1:
-        body["consent_video_url"] = urls[1]
-    if submission.model_name:
-        body["model_name"] = submission.model_name
-    return body
+def create_replica_request(
+    submission: Submission, urls: list[str], callback: str
+) -> ReplicaRequest:
+    """What Create Replica is asked for: the training video, then the consent one if separate."""
+    return ReplicaRequest(
+        train_video_url=urls[0],
+        name=submission.tavus_replica_name,
+        callback_url=callback,
+        consent_video_url=urls[1] if len(urls) > 1 else None,
+        model_name=submission.model_name or None,
+        properties=submission.training_properties or None,
+    )
 
 
 def _record_replica(sid: str, replica_id: str, deps: IngestDependencies, note: str | None) -> None:
@@ -398,6 +401,14 @@ def _options(parts: list[Part]) -> tuple[str | None, str | None, str | None]:
     return first(META_REPLICA_NAME), first(META_MODEL_NAME), first(META_CALLBACK_TAG)
 
 
+def _properties(parts: list[Part]) -> dict[str, bool]:
+    """Tavus's training options from the parts' metadata, the training half's first."""
+    properties: dict[str, bool] = {}
+    for part in reversed(parts):
+        properties.update(training_options(part.metadata).properties)
+    return properties
+
+
 def _submission(
     sid: str, kind: SubmissionKind, *, training: Part | None, consent: Part | None
 ) -> Submission:
@@ -414,6 +425,7 @@ def _submission(
         callback_tag=callback_tag,
         # Unique per submission, so a retry can find what an interrupted attempt created.
         tavus_replica_name=f"{name} [{sid[:8]}]",
+        training_properties=_properties(parts),
         training_key=training.drop.key if training else None,
         training_version=training.version_id if training else None,
         consent_key=consent.drop.key if consent else None,

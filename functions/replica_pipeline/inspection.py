@@ -14,8 +14,16 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from replica_pipeline.config import Settings, ValidationLimits
-from replica_pipeline.keys import Drop, Role, classify, metadata_text, pair_folder
+from replica_pipeline.keys import (
+    META_MODEL_NAME,
+    Drop,
+    Role,
+    classify,
+    metadata_text,
+    pair_folder,
+)
 from replica_pipeline.media_probe import RangedReader, container_rejection
+from replica_pipeline.training_options import training_options
 from replica_pipeline.validation import ObjectFacts, check_object
 
 if TYPE_CHECKING:
@@ -82,10 +90,15 @@ class Inspector:
             size=size,
             content_type=str(head.get("ContentType", "")),
         )
+        metadata = {
+            key.lower(): metadata_text(value) for key, value in head.get("Metadata", {}).items()
+        }
         limits = self.settings.limits
         if drop.role is Role.CONSENT:
             limits = limits.for_consent_video()
-        rejection = check_object(facts, limits)
+        else:  # the floor follows the model the drop asks Tavus to train
+            limits = limits.for_model(metadata.get(META_MODEL_NAME))
+        rejection = check_object(facts, limits) or training_options(metadata).rejection
         if rejection is None:
             rejection = self._check_header(bucket, drop.key, version, size, limits)
         return Part(
@@ -93,9 +106,7 @@ class Inspector:
             bucket=bucket,
             version_id=version,
             etag=str(head.get("ETag", "")).strip('"'),
-            metadata={
-                key.lower(): metadata_text(value) for key, value in head.get("Metadata", {}).items()
-            },
+            metadata=metadata,
             rejection=rejection,
         )
 

@@ -1,5 +1,7 @@
 """Read an MP4/MOV container header from S3 without downloading the video.
 
+(A WebM's header is read by ``matroska_probe`` through the same reader.)
+
 The header (``moov``) is found by walking the top-level boxes through a
 seekable reader that fetches fixed-size blocks with ranged GETs and caches
 them. Only the box headers and the ``moov`` box are read, so the bytes read per
@@ -15,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from replica_pipeline.config import ValidationLimits
+from replica_pipeline.matroska_probe import EBML_MAGIC, MatroskaUnreadable, probe_matroska
 from replica_pipeline.validation import VideoFacts, check_video
 
 BLOCK_SIZE = 128 * 1024
@@ -115,6 +118,28 @@ class RangedReader(io.RawIOBase):
 
 
 def probe_video(reader: io.RawIOBase, name: str) -> VideoFacts:
+    """Facts about the first video track of an MP4/MOV or a WebM, whichever the file is."""
+    from hachoir.field import FieldError
+    from hachoir.stream import StreamError
+
+    magic = reader.read(len(EBML_MAGIC))
+    reader.seek(0)
+    if magic != EBML_MAGIC:
+        return _probe_mp4(reader, name)
+    try:
+        return probe_matroska(reader, name)
+    except ByteBudgetExceeded:
+        raise
+    except MatroskaUnreadable as error:
+        raise NotAVideoContainer(str(error)) from None
+    except (FieldError, StreamError, KeyError, ValueError, AttributeError) as error:
+        raise NotAVideoContainer(
+            f"the WebM header could not be read ({type(error).__name__}); "
+            "is the file complete and not corrupted?"
+        ) from None
+
+
+def _probe_mp4(reader: io.RawIOBase, name: str) -> VideoFacts:
     """Facts about the first video track, read through the maintained hachoir parser."""
     # hachoir is imported here, not at module level: only drops that reach this
     # point pay for it, and the handler's cold start stays lean.

@@ -74,6 +74,8 @@ class Submission:
     model_name: str | None = None
     callback_tag: str | None = None
     tavus_replica_name: str | None = None
+    # Tavus's training options the drop asked for (Create Replica's ``properties``).
+    training_properties: dict[str, bool] | None = None
 
     def attributes(self) -> Item:
         values: Item = {
@@ -89,6 +91,7 @@ class Submission:
             "model_name": self.model_name,
             "callback_tag": self.callback_tag,
             "tavus_replica_name": self.tavus_replica_name,
+            "training_properties": self.training_properties or None,
         }
         return {key: value for key, value in values.items() if value is not None}
 
@@ -113,7 +116,15 @@ class Submission:
             model_name=text("model_name"),
             callback_tag=text("callback_tag"),
             tavus_replica_name=text("tavus_replica_name"),
+            training_properties=_properties(item.get("training_properties")),
         )
+
+
+def _properties(value: Any) -> dict[str, bool] | None:
+    """A stored ``training_properties`` map (DynamoDB gives booleans back as booleans)."""
+    if not isinstance(value, dict) or not value:
+        return None
+    return {str(name): bool(flag) for name, flag in value.items()}
 
 
 class ClaimOutcome(StrEnum):

@@ -14,6 +14,13 @@ Retries live in requests' adapter (urllib3 ``Retry``): exponential backoff with
 jitter, honouring ``Retry-After``. Reads retry on 429, 5xx and timeouts; Create
 Replica retries only on what proves Tavus did not act. No retry sleeps past the
 caller's deadline, so an invocation never outlives its function timeout.
+
+Tavus's newest pages rename replicas to faces (``/v2/faces``, ``face_id``,
+``face_name``, ``face_type``, ``face_ids``) and say the old names still work.
+``TavusSettings.vocabulary`` chooses the names the client sends; whatever it
+chooses, answers and callbacks are read in either, and handed to the rest of the
+pipeline under one set of names (the replica ones, ``OURS``), so no other module
+knows Tavus's.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import contextvars
 import math
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -35,7 +43,26 @@ from replica_pipeline.config import TavusSettings
 if TYPE_CHECKING:
     import requests
 
-REPLICAS_PATH = "/v2/replicas"
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """One set of Tavus's names for the same API: its path and the fields that carry names."""
+
+    name: str  # the value of TavusSettings.vocabulary that chooses it
+    path: str
+    id_field: str
+    name_field: str
+    type_field: str  # a listing filter too (``user`` | ``system``)
+    ids_field: str  # a listing filter: ids, comma separated
+
+
+REPLICAS = Vocabulary(
+    "replicas", "/v2/replicas", "replica_id", "replica_name", "replica_type", "replica_ids"
+)
+FACES = Vocabulary("faces", "/v2/faces", "face_id", "face_name", "face_type", "face_ids")
+VOCABULARIES = {vocabulary.name: vocabulary for vocabulary in (REPLICAS, FACES)}
+# The names under which the client hands Tavus's answers to the rest of the pipeline.
+OURS = REPLICAS
 READ_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Only an answer that proves Tavus did nothing lets a create be sent again.
 CREATE_RETRY_STATUSES = frozenset({429})
@@ -140,9 +167,95 @@ class CreatedReplica:
     status: str
 
 
+@dataclass(frozen=True)
+class ReplicaRequest:
+    """What Create Replica (or Create Face) is asked for; the client words the body."""
+
+    train_video_url: str
+    name: str | None = None
+    callback_url: str | None = None
+    consent_video_url: str | None = None
+    model_name: str | None = None
+    # Training options (``gaze_correction``, ``background_green_screen``), sent when given.
+    properties: Mapping[str, Any] | None = None
+
+    def body(self, vocabulary: Vocabulary) -> dict[str, Any]:
+        """The JSON body of the create, in ``vocabulary``'s names."""
+        body: dict[str, Any] = {"train_video_url": self.train_video_url}
+        if self.name is not None:
+            body[vocabulary.name_field] = self.name
+        if self.callback_url is not None:
+            body["callback_url"] = self.callback_url
+        if self.consent_video_url is not None:
+            # Create Face marks consent_video_url deprecated ("new integrations should not
+            # send this field"), yet it is still the only way to hand Tavus a separate
+            # consent video: sent in both vocabularies until Tavus offers another.
+            body["consent_video_url"] = self.consent_video_url
+        if self.model_name:
+            body["model_name"] = self.model_name
+        if self.properties:
+            body["properties"] = dict(self.properties)
+        return body
+
+
+@dataclass(frozen=True)
+class CallbackNews:
+    """The fields of one training callback, read in either vocabulary, not yet checked."""
+
+    replica_id: str
+    status: Any
+    progress: Any
+    error_message: Any
+
+
+def callback_news(payload: Mapping[str, Any]) -> Iterator[CallbackNews]:
+    """Every reading of a callback body that names a replica, the likeliest first.
+
+    Replica callbacks are documented flat (``{"replica_id", "status"}``); newer pages
+    wrap callbacks in an ``event_type``/``properties`` envelope, and the faces rename
+    may say ``face_id``. Tavus may send any of these whatever our vocabulary, so all
+    are read: the top level first, then ``properties``.
+    """
+    for scope in (payload, payload.get("properties")):
+        if not isinstance(scope, Mapping):
+            continue
+        for vocabulary in VOCABULARIES.values():
+            replica_id = scope.get(vocabulary.id_field)
+            if isinstance(replica_id, str):
+                yield CallbackNews(
+                    replica_id=replica_id,
+                    status=scope.get("status"),
+                    progress=scope.get("training_progress", scope.get("progress")),
+                    error_message=scope.get("error_message"),
+                )
+
+
+def normalized(payload: Mapping[str, Any], preferred: Vocabulary = OURS) -> dict[str, Any]:
+    """A replica (or face) as Tavus showed it, under our names whichever names it used.
+
+    Where both names of a field are present, ``preferred``'s (the vocabulary asked in)
+    wins; the other names are dropped, so nobody reads them by mistake.
+    """
+    readers = (preferred, *(v for v in VOCABULARIES.values() if v != preferred))
+    foreign = {name for v in VOCABULARIES.values() if v != OURS for name in _named_fields(v)}
+    result = {key: value for key, value in payload.items() if key not in foreign}
+    for index, ours in enumerate(_named_fields(OURS)):
+        names = [_named_fields(vocabulary)[index] for vocabulary in readers]
+        if any(name in payload for name in names):
+            result[ours] = next(
+                (payload[name] for name in names if payload.get(name) is not None), None
+            )
+    return result
+
+
+def _named_fields(vocabulary: Vocabulary) -> tuple[str, str, str]:
+    return (vocabulary.id_field, vocabulary.name_field, vocabulary.type_field)
+
+
 class TavusClient:
     def __init__(self, settings: TavusSettings, api_key: str) -> None:
         self._base_url = settings.api_url.rstrip("/")
+        self._vocabulary = VOCABULARIES[settings.vocabulary]
         self._connect_timeout = settings.connect_timeout
         self._read_timeout = settings.read_timeout
         headers = {"x-api-key": api_key, "accept": "application/json"}
@@ -150,16 +263,27 @@ class TavusClient:
         self._create_session = _session(settings, headers, CREATE_RETRY_STATUSES, retry_reads=False)
 
     def __repr__(self) -> str:  # the key stays out of logs and tracebacks
-        return f"TavusClient(base_url={self._base_url!r})"
+        return f"TavusClient(base_url={self._base_url!r}, vocabulary={self._vocabulary.name!r})"
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return self._vocabulary
 
     def create_replica(
-        self, body: dict[str, Any], *, deadline: float | None = None
+        self, request: ReplicaRequest, *, deadline: float | None = None
     ) -> CreatedReplica:
         """POST Create Replica once (retried only after answers proving Tavus did nothing)."""
         import requests
 
+        vocabulary = self._vocabulary
         try:
-            response = self._send(self._create_session, "POST", REPLICAS_PATH, deadline, json=body)
+            response = self._send(
+                self._create_session,
+                "POST",
+                vocabulary.path,
+                deadline,
+                json=request.body(vocabulary),
+            )
         except requests.RequestException as error:
             if _never_sent(error):
                 raise TavusUnavailable(
@@ -175,18 +299,19 @@ class TavusClient:
                 f"({_message(response)}); it may have made the replica"
             )
         payload = self._payload(response, lenient=True)
-        replica_id = payload.get("replica_id") if isinstance(payload, dict) else None
+        created = normalized(payload, vocabulary) if isinstance(payload, dict) else {}
+        replica_id = created.get(OURS.id_field)
         if not isinstance(replica_id, str) or not replica_id:
             raise TavusOutcomeUnknown(
-                f"Tavus answered Create Replica {response.status_code} without a replica_id; "
-                "it may have made the replica"
+                f"Tavus answered Create Replica {response.status_code} without a "
+                f"{vocabulary.id_field}; it may have made the replica"
             )
-        return CreatedReplica(replica_id=replica_id, status=str(payload.get("status", "")))
+        return CreatedReplica(replica_id=replica_id, status=str(created.get("status", "")))
 
     def get_replica(
         self, replica_id: str, *, verbose: bool = False, deadline: float | None = None
     ) -> dict[str, Any] | None:
-        """The replica, or None when Tavus says it does not know it (it answers 400 or 404).
+        """The replica under our names, or None when Tavus does not know it (400 or 404).
 
         A 200 that is not a replica (empty, ``{}``, a list, no ``status``) proves
         nothing about the replica: it raises ``TavusUnreadable``, a transient
@@ -195,7 +320,7 @@ class TavusClient:
         try:
             payload = self._call(
                 "GET",
-                f"{REPLICAS_PATH}/{quote(replica_id, safe='')}",
+                self._item_path(replica_id),
                 deadline,
                 params={"verbose": "true"} if verbose else None,
             )
@@ -204,7 +329,7 @@ class TavusClient:
                 return None
             raise
         if isinstance(payload, dict) and isinstance(payload.get("status"), str):
-            return payload
+            return normalized(payload, self._vocabulary)
         raise TavusUnreadable(
             f"Tavus answered Get Replica {replica_id} with something that is not a replica"
         )
@@ -216,18 +341,26 @@ class TavusClient:
         limit: int = LIST_PAGE_SIZE,
         verbose: bool = False,
         replica_type: str | None = None,
+        replica_ids: Sequence[str] = (),
         deadline: float | None = None,
     ) -> Any:
-        """One page of List Replicas, exactly as Tavus answered it (its shape unchecked)."""
+        """One page of List Replicas, exactly as Tavus answered it (its shape unchecked).
+
+        ``replica_type`` (``user`` | ``system``) and ``replica_ids`` filter the listing;
+        they are sent under the names of the client's vocabulary.
+        """
+        vocabulary = self._vocabulary
         params: dict[str, str] = {"page": str(page), "limit": str(limit)}
         if verbose:
             params["verbose"] = "true"
         if replica_type:
-            params["replica_type"] = replica_type
-        return self._call("GET", REPLICAS_PATH, deadline, params=params)
+            params[vocabulary.type_field] = replica_type
+        if replica_ids:
+            params[vocabulary.ids_field] = ",".join(replica_ids)
+        return self._call("GET", vocabulary.path, deadline, params=params)
 
     def list_user_replicas(self, *, deadline: float | None = None) -> list[dict[str, Any]]:
-        """Every replica the account made itself, or ``TavusListingIncomplete``.
+        """Every replica the account made itself (under our names), or ``TavusListingIncomplete``.
 
         Exact whatever Tavus's page size and order: it pages until the replicas
         seen reach ``total_count`` or a page comes back empty. Stock (``system``)
@@ -240,11 +373,11 @@ class TavusClient:
             listing = self.list_replicas(
                 page=page, verbose=True, replica_type=USER_REPLICA, deadline=deadline
             )
-            data, total = _page_of(listing, page)
+            data, total = _page_of(listing, page, self._vocabulary)
             if not data:
                 return _users(seen)
             for replica in data:
-                seen[replica["replica_id"]] = replica
+                seen[replica[OURS.id_field]] = replica
             # Counted by id: a replica created meanwhile shifts a newest-first list, so
             # one may come twice; the one pushed past this page is then still ahead.
             if total is not None and len(seen) >= total:
@@ -255,11 +388,11 @@ class TavusClient:
 
     def delete_replica(self, replica_id: str, *, hard: bool = False) -> None:
         self._call(
-            "DELETE",
-            f"{REPLICAS_PATH}/{quote(replica_id, safe='')}",
-            None,
-            params={"hard": "true"} if hard else None,
+            "DELETE", self._item_path(replica_id), None, params={"hard": "true"} if hard else None
         )
+
+    def _item_path(self, replica_id: str) -> str:
+        return f"{self._vocabulary.path}/{quote(replica_id, safe='')}"
 
     def _call(self, method: str, path: str, deadline: float | None, **kwargs: Any) -> Any:
         """A read (or delete): retried on 429, 5xx and timeouts; transient failures raise."""
@@ -339,23 +472,32 @@ class TavusClient:
             ) from None
 
 
-def _page_of(listing: Any, page: int) -> tuple[list[dict[str, Any]], int | None]:
-    """``data`` and ``total_count`` of a List Replicas answer, or TavusListingIncomplete."""
+def _page_of(
+    listing: Any, page: int, vocabulary: Vocabulary
+) -> tuple[list[dict[str, Any]], int | None]:
+    """``data`` (under our names) and ``total_count`` of a listing, or TavusListingIncomplete."""
     data = listing.get("data") if isinstance(listing, dict) else None
     total = listing.get("total_count") if isinstance(listing, dict) else None
-    if not isinstance(data, list) or not all(
-        isinstance(item, dict) and isinstance(item.get("replica_id"), str) for item in data
+    items = (
+        [normalized(item, vocabulary) for item in data if isinstance(item, dict)]
+        if isinstance(data, list)
+        else []
+    )
+    if (
+        not isinstance(data, list)
+        or len(items) != len(data)
+        or not all(isinstance(item.get(OURS.id_field), str) for item in items)
     ):
         raise TavusListingIncomplete(
             f"Tavus's replica list (page {page}) has a shape we do not know"
         )
     if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
         raise TavusListingIncomplete(f"Tavus's replica list (page {page}) has no usable total")
-    return data, total
+    return items, total
 
 
 def _users(seen: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    return [replica for replica in seen.values() if replica.get("replica_type") != SYSTEM_REPLICA]
+    return [replica for replica in seen.values() if replica.get(OURS.type_field) != SYSTEM_REPLICA]
 
 
 def _failure_name(error: Exception) -> str:

@@ -44,6 +44,7 @@ def test_command_line_strings_are_parsed() -> None:
             "event_bus": "default",
             "removal_policy": "destroy",
             "tavus_api_url": "https://tavus.example/",
+            "tavus_api_vocabulary": "faces",
         }
     )
     assert settings.presign_hours == 72
@@ -53,6 +54,7 @@ def test_command_line_strings_are_parsed() -> None:
     assert settings.uses_default_event_bus
     assert not settings.retain
     assert settings.tavus_api_url == "https://tavus.example"
+    assert settings.tavus_api_vocabulary == "faces"
 
 
 @pytest.mark.parametrize(
@@ -68,6 +70,7 @@ def test_command_line_strings_are_parsed() -> None:
         ({"alarm_email": "not-an-address"}, "alarm_email"),
         ({"event_bus": "mine"}, "event_bus"),
         ({"tavus_api_url": "http://tavusapi.com"}, "tavus_api_url"),
+        ({"tavus_api_vocabulary": "avatars"}, "tavus_api_vocabulary"),
         ({"stage": "Prod"}, "stage"),
         ({"callback_rate_limit": True}, "callback_rate_limit"),
         ({"presign_hour": 72}, "presign_hour"),

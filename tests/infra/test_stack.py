@@ -331,6 +331,7 @@ def test_functions_get_every_setting_by_its_config_name(synth: Synthesized) -> N
         config.TABLE_NAME: {"Ref": synth.logical_id(stack.replicas.table)},
         config.UPLOAD_PREFIX: UPLOAD_PREFIX,
         config.TAVUS_API_URL: DEFAULTS.tavus_api_url,
+        config.TAVUS_API_VOCABULARY: DEFAULTS.tavus_api_vocabulary,
         config.TAVUS_API_KEY_SECRET_ARN: {"Ref": synth.logical_id(stack.secrets.tavus_api_key)},
         config.CALLBACK_BASE_URL: callback_url,
         config.CALLBACK_HMAC_SECRET_ARN: {"Ref": synth.logical_id(stack.secrets.callback_hmac_key)},

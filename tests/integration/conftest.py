@@ -18,7 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    state_dir = tmp_path_factory.mktemp("local-stack")
+    yield from local_stack(tmp_path_factory.mktemp("local-stack"))
+
+
+def local_stack(state_dir: Path, *settings: str) -> Iterator[dict[str, str]]:
+    """A local stack in ``state_dir`` until the generator is closed; ``settings`` are
+    ``NAME=VALUE`` handler settings on top of the suite's (e.g. TAVUS_API_VOCABULARY=faces)."""
     command = [sys.executable, "-m", "local.stack"]
     options = [
         "--state-dir",
@@ -32,6 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         "--setting=TAVUS_BACKOFF_SECONDS=0.05",
         # a create whose outcome is unknown is looked up in Tavus 2 s later
         "--setting=CREATE_SETTLE_SECONDS=2",
+        *(f"--setting={setting}" for setting in settings),
     ]
     environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     started = subprocess.run(

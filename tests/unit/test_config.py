@@ -48,8 +48,38 @@ def test_presign_lifetime_outside_24h_to_7_days_is_a_startup_error(hours: str) -
         (config.CALLBACK_BASE_URL, "not a url"),
         (config.UPLOAD_PREFIX, "uploads"),
         (config.TAVUS_MAX_RETRIES, "-1"),
+        (config.MIN_DURATION_BY_MODEL, "phoenix-4:30"),
+        (config.MIN_DURATION_BY_MODEL, "phoenix-4=-1"),
+        (config.ACCEPTED_CONTAINERS, "mp4,webm"),
+        (config.ACCEPTED_CONTAINERS, " , "),
     ],
 )
 def test_malformed_settings_are_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({**REQUIRED, name: value})
+
+
+def test_the_duration_floor_follows_the_model_and_is_configurable() -> None:
+    limits = Settings.from_env(REQUIRED).limits
+    assert [limits.min_duration_for(model) for model in ("phoenix-3", "PHOENIX-4", None)] == [
+        60,
+        30,
+        60,
+    ]
+    assert limits.min_duration_for("phoenix-9") == 60  # a model we do not know: the default
+
+    tuned = Settings.from_env(
+        {**REQUIRED, config.MIN_DURATION_BY_MODEL: "phoenix-4=45, phoenix-5=20"}
+    ).limits
+    assert [tuned.min_duration_for(model) for model in ("phoenix-3", "phoenix-4", "phoenix-5")] == [
+        60,
+        45,
+        20,
+    ]
+    assert limits.for_consent_video().min_duration_for("phoenix-3") == 0
+
+
+def test_the_accepted_containers_are_a_setting() -> None:
+    assert Settings.from_env(REQUIRED).limits.containers == (".mp4", ".webm")
+    accepting_mov = Settings.from_env({**REQUIRED, config.ACCEPTED_CONTAINERS: ".MP4, .mov"})
+    assert accepting_mov.limits.containers == (".mp4", ".mov")

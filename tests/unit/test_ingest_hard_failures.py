@@ -24,7 +24,12 @@ from replica_pipeline.ingest import IngestDependencies, Outcome, ingest_record
 from replica_pipeline.media_probe import HeaderUnreadable
 from replica_pipeline.states import Status
 from replica_pipeline.store import ReplicaStore
-from replica_pipeline.tavus import TavusClient, TavusOutcomeUnknown, TavusUnavailable
+from replica_pipeline.tavus import (
+    ReplicaRequest,
+    TavusClient,
+    TavusOutcomeUnknown,
+    TavusUnavailable,
+)
 from replica_pipeline.time_budget import RecordBudget, problems
 from tests.harness import Pipeline, make_pipeline
 
@@ -143,9 +148,7 @@ def test_adoption_reads_a_capped_oldest_first_listing_full_of_stock(pipeline: Pi
     # an account with 120 replicas of its own, listed 50 a page, oldest first, plus stock
     client = TavusClient(pipeline.settings.tavus, "tavus-test-key")
     for n in range(120):
-        client.create_replica(
-            {"train_video_url": "http://127.0.0.1:9/v.mp4", "replica_name": f"o{n}"}
-        )
+        client.create_replica(ReplicaRequest("http://127.0.0.1:9/v.mp4", name=f"o{n}"))
     body = crash_after_create(pipeline, "uploads/cal.mp4")
     pipeline.emulator.set_faults(
         Faults(list_page_cap=50, list_order="oldest_first", stock_replicas=150)

@@ -11,6 +11,7 @@ import pytest
 from local.tavus_emulator import Faults, TavusEmulator
 from replica_pipeline.config import TavusSettings
 from replica_pipeline.tavus import (
+    ReplicaRequest,
     TavusClient,
     TavusListingIncomplete,
     TavusOutcomeUnknown,
@@ -40,9 +41,7 @@ def client_for(emulator: TavusEmulator, key: str = KEY) -> TavusClient:
 
 def test_create_get_list_and_delete(emulator: TavusEmulator) -> None:
     client = client_for(emulator)
-    created = [
-        client.create_replica({"train_video_url": VIDEO, "replica_name": f"r{n}"}) for n in range(3)
-    ]
+    created = [client.create_replica(ReplicaRequest(VIDEO, name=f"r{n}")) for n in range(3)]
     assert all(c.status == "started" for c in created)
 
     replica = client.get_replica(created[0].replica_id, verbose=True)
@@ -64,19 +63,19 @@ def test_an_unknown_replica_is_none_not_an_error(emulator: TavusEmulator) -> Non
 
 
 def test_a_bad_body_is_rejected_with_tavus_words(emulator: TavusEmulator) -> None:
-    with pytest.raises(TavusRejected, match="train_video_url is required") as rejected:
-        client_for(emulator).create_replica({"replica_name": "no video"})
+    with pytest.raises(TavusRejected, match="Invalid train_video_url") as rejected:
+        client_for(emulator).create_replica(ReplicaRequest("not a url", name="no video"))
     assert rejected.value.status_code == 400
 
 
 def test_a_wrong_key_is_transient_and_says_so(emulator: TavusEmulator) -> None:
     with pytest.raises(TavusUnavailable, match="refused our API key"):
-        client_for(emulator, key="wrong").create_replica({"train_video_url": VIDEO})
+        client_for(emulator, key="wrong").create_replica(ReplicaRequest(VIDEO))
 
 
 def test_429_without_retry_after_backs_off_and_succeeds(emulator: TavusEmulator) -> None:
     emulator.faults.create_errors = [429, 429]
-    client_for(emulator).create_replica({"train_video_url": VIDEO})
+    client_for(emulator).create_replica(ReplicaRequest(VIDEO))
     assert emulator.stats["creates"] == 1
 
 
@@ -84,7 +83,7 @@ def test_a_retry_after_longer_than_we_sleep_returns_at_once(emulator: TavusEmula
     emulator.faults.create_errors = [429]
     emulator.faults.retry_after_seconds = 3600
     with pytest.raises(TavusRateLimited, match="rate limiting"):
-        client_for(emulator).create_replica({"train_video_url": VIDEO})
+        client_for(emulator).create_replica(ReplicaRequest(VIDEO))
     assert emulator.stats["creates"] == 0
 
 
@@ -94,7 +93,7 @@ def test_a_5xx_on_create_is_never_resent_and_leaves_doubt(
 ) -> None:
     emulator.faults.create_errors_after_acting = [code]
     with pytest.raises(TavusOutcomeUnknown, match=f"{code}.*may have made the replica"):
-        client_for(emulator).create_replica({"train_video_url": VIDEO})
+        client_for(emulator).create_replica(ReplicaRequest(VIDEO))
     # one POST, acted on: a retry in the client would have made a second replica
     assert emulator.stats["creates"] == 1
 
@@ -104,7 +103,7 @@ def test_a_read_timeout_on_create_is_never_resent_and_leaves_doubt(
 ) -> None:
     emulator.faults.create_answer_delay_ms = 2500  # our read timeout is 2 s
     with pytest.raises(TavusOutcomeUnknown, match="ReadTimeoutError"):
-        client_for(emulator).create_replica({"train_video_url": VIDEO})
+        client_for(emulator).create_replica(ReplicaRequest(VIDEO))
     assert emulator.stats["creates"] == 1
 
 
@@ -113,12 +112,12 @@ def test_a_connection_that_never_opened_proves_nothing_was_created() -> None:
         api_url="http://127.0.0.1:9", api_key_secret_arn="arn", backoff_seconds=0.01
     )
     with pytest.raises(TavusUnavailable, match="could not be reached") as failure:
-        TavusClient(settings, KEY).create_replica({"train_video_url": VIDEO})
+        TavusClient(settings, KEY).create_replica(ReplicaRequest(VIDEO))
     assert not isinstance(failure.value, TavusOutcomeUnknown)
 
 
 def test_reads_retry_5xx(emulator: TavusEmulator) -> None:
-    replica = client_for(emulator).create_replica({"train_video_url": VIDEO})
+    replica = client_for(emulator).create_replica(ReplicaRequest(VIDEO))
     emulator.faults.get_errors = [503, 502]
     assert client_for(emulator).get_replica(replica.replica_id) is not None
 
@@ -129,7 +128,7 @@ def test_a_rate_limit_longer_than_we_sleep_says_how_long_to_wait(
     emulator.faults.create_errors = [429]
     emulator.faults.retry_after_seconds = 600
     with pytest.raises(TavusRateLimited) as limited:
-        client_for(emulator).create_replica({"train_video_url": VIDEO})
+        client_for(emulator).create_replica(ReplicaRequest(VIDEO))
     assert limited.value.wait_seconds == 600
     assert emulator.stats["creates"] == 0
 
@@ -138,9 +137,7 @@ def test_no_retry_sleeps_past_the_deadline(emulator: TavusEmulator) -> None:
     emulator.faults.create_errors = [429, 429]
     emulator.faults.retry_after_seconds = 3
     with pytest.raises(TavusOutOfTime):
-        client_for(emulator).create_replica(
-            {"train_video_url": VIDEO}, deadline=time.monotonic() + 6
-        )
+        client_for(emulator).create_replica(ReplicaRequest(VIDEO), deadline=time.monotonic() + 6)
     assert emulator.stats["creates"] == 0
 
 
@@ -148,7 +145,7 @@ def test_the_listing_is_exact_whatever_tavus_page_size_order_and_stock(
     emulator: TavusEmulator,
 ) -> None:
     client = client_for(emulator)
-    created = {client.create_replica({"train_video_url": VIDEO}).replica_id for _ in range(120)}
+    created = {client.create_replica(ReplicaRequest(VIDEO)).replica_id for _ in range(120)}
     emulator.set_faults(Faults(list_page_cap=50, list_order="oldest_first", stock_replicas=150))
 
     assert {r["replica_id"] for r in client.list_user_replicas()} == created
@@ -158,7 +155,7 @@ def test_the_listing_ignores_stock_replicas_even_if_tavus_ignores_the_filter(
     emulator: TavusEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = client_for(emulator)
-    mine = client.create_replica({"train_video_url": VIDEO}).replica_id
+    mine = client.create_replica(ReplicaRequest(VIDEO)).replica_id
     emulator.set_faults(Faults(stock_replicas=30))
     unfiltered = client.list_replicas
 
@@ -173,7 +170,7 @@ def test_a_listing_of_unexpected_shape_is_incomplete_never_empty(
     emulator: TavusEmulator,
 ) -> None:
     client = client_for(emulator)
-    client.create_replica({"train_video_url": VIDEO})
+    client.create_replica(ReplicaRequest(VIDEO))
     emulator.set_faults(Faults(list_garbage=3))  # no "data", a bare list, an empty body
     for _ in range(3):
         with pytest.raises(TavusListingIncomplete):

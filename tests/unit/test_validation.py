@@ -37,8 +37,20 @@ def test_the_sample_video_passes() -> None:
     assert check_video(video, LIMITS) is None
 
 
-def test_a_mov_container_passes() -> None:
+def test_mov_content_passes_the_header_check() -> None:
+    # The same ISO-BMFF family: only the .mov name is refused (check_object), with the fix.
     assert check_video(facts_of(DATA / "sample.mov"), LIMITS) is None
+
+
+def test_a_mov_name_is_refused_with_the_command_that_converts_it() -> None:
+    reason = check_object(ObjectFacts("k", ".mov", 10, "video/quicktime"), LIMITS)
+    assert reason is not None
+    assert "Tavus asks for .mp4 (H.264 + AAC) or .webm" in reason
+    assert "run `replicas prepare` on the file" in reason
+
+
+def test_webm_is_accepted_by_name_and_type() -> None:
+    assert check_object(ObjectFacts("k", ".webm", 10, "video/webm"), LIMITS) is None
 
 
 def test_moov_at_the_end_is_found_with_a_few_ranged_reads() -> None:
