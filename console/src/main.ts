@@ -13,6 +13,8 @@ import {
 } from "./api";
 import {
   ageText,
+  hintOf,
+  hintParts,
   isStatus,
   matchesSearch,
   newestFirst,
@@ -51,6 +53,7 @@ const page = {
   detailBadge: byId<HTMLElement>("detail-badge"),
   detailProgress: byId<HTMLElement>("detail-progress"),
   detailReason: byId<HTMLParagraphElement>("detail-reason"),
+  detailHint: byId<HTMLParagraphElement>("detail-hint"),
   detailActions: byId<HTMLParagraphElement>("detail-actions"),
   detailRetry: byId<HTMLButtonElement>("detail-retry"),
   detailThumbnail: byId<HTMLElement>("detail-thumbnail"),
@@ -143,6 +146,27 @@ function updateBadge(target: HTMLElement, status: Status): void {
   setText(target.querySelector<HTMLElement>(".word")!, statusWord(status));
 }
 
+/** "What to do: …" beside the error of a failed item, commands as code; hidden without advice. */
+function updateHint(line: HTMLElement, item: Replica): void {
+  const hint = hintOf(item);
+  show(line, hint !== null);
+  const text = line.querySelector<HTMLElement>(".hint-text")!;
+  // Rebuilt only when the advice changes, so a poll does not churn the DOM.
+  if (text.dataset.hint === (hint ?? "")) return;
+  text.dataset.hint = hint ?? "";
+  text.replaceChildren(
+    ...hintParts(hint ?? "").map((part) =>
+      part.code ? make("code", undefined, part.text) : document.createTextNode(part.text),
+    ),
+  );
+}
+
+function hintLine(): HTMLParagraphElement {
+  const line = make("p", "hint");
+  line.append(make("strong", undefined, "What to do:"), " ", make("span", "hint-text"));
+  return line;
+}
+
 function updateProgress(line: HTMLElement, item: Replica): void {
   const progress = progressOf(item);
   show(line, progress !== null);
@@ -162,6 +186,7 @@ interface Row {
   progress: HTMLSpanElement;
   age: HTMLTimeElement;
   reason: HTMLParagraphElement;
+  hint: HTMLParagraphElement;
   actions: HTMLParagraphElement;
   retry: HTMLButtonElement;
   retryProblem: HTMLSpanElement;
@@ -189,6 +214,7 @@ function createRow(item: Replica): Row {
   meta.append(progress, submitted);
 
   const reason = make("p", "reason");
+  const hint = hintLine();
   const actions = make("p", "actions");
   const retry = make("button", "retry", "Retry");
   retry.type = "button";
@@ -196,7 +222,7 @@ function createRow(item: Replica): Row {
   retryProblem.setAttribute("role", "alert");
   actions.append(retry, retryProblem);
 
-  element.append(top, meta, reason, actions);
+  element.append(top, meta, reason, hint, actions);
   const row: Row = {
     item,
     element,
@@ -205,6 +231,7 @@ function createRow(item: Replica): Row {
     progress,
     age,
     reason,
+    hint,
     actions,
     retry,
     retryProblem,
@@ -227,6 +254,7 @@ function updateRow(row: Row, item: Replica, now: number): void {
   const reason = reasonOf(item);
   show(row.reason, reason !== null);
   setText(row.reason, reason ?? "");
+  updateHint(row.hint, item);
   show(row.actions, item.status === "error");
   const label = `Retry ${item.name}`;
   if (row.retry.getAttribute("aria-label") !== label) row.retry.setAttribute("aria-label", label);
@@ -288,7 +316,12 @@ function renderDetail(): void {
   if (!item || route.kind !== "detail" || item.submission_id !== route.id) {
     setText(page.detailHeading, state.problem ? "Submission not found" : "Loading…");
     page.detailBadge.hidden = true;
-    for (const part of [page.detailProgress, page.detailReason, page.detailActions]) {
+    for (const part of [
+      page.detailProgress,
+      page.detailReason,
+      page.detailHint,
+      page.detailActions,
+    ]) {
       show(part, false);
     }
     show(page.detailThumbnail, false);
@@ -304,6 +337,7 @@ function renderDetail(): void {
   const reason = reasonOf(item);
   show(page.detailReason, reason !== null);
   setText(page.detailReason, reason ?? "");
+  updateHint(page.detailHint, item);
   show(page.detailActions, item.status === "error");
   renderThumbnail(item);
   renderFacts(item);

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 
 import {
   ageText,
+  hintOf,
+  hintParts,
   matchesSearch,
   newestFirst,
   POLL_HIDDEN_MS,
@@ -139,5 +141,36 @@ describe("announcements", () => {
       replica({ submission_id: "s2", name: "bob", status: "error" }),
     ];
     expect(statusChanges(seen, items)).toEqual(["alice: Completed"]);
+  });
+});
+
+describe("what to do", () => {
+  it("gives the status API's advice on a failed item", () => {
+    const item = replica({
+      status: "error",
+      error_message: "There was an issue processing your training video.",
+      error_kind: "video_fps",
+      error_hint: "Record at 25 fps or more, or run `replicas prepare` on the file",
+    });
+    expect(hintOf(item)).toBe("Record at 25 fps or more, or run `replicas prepare` on the file");
+  });
+
+  it("has no advice when the message was not recognised, or the item did not fail", () => {
+    const unknown = replica({ status: "error", error_message: "boom", error_hint: null });
+    expect(hintOf(unknown)).toBeNull();
+    expect(hintOf(replica({ status: "error", error_message: "boom" }))).toBeNull();
+    expect(hintOf(replica({ status: "training", error_hint: "stale advice" }))).toBeNull();
+  });
+
+  it("shows commands between backticks as code", () => {
+    expect(hintParts("Run `replicas prepare` on the file")).toEqual([
+      { text: "Run ", code: false },
+      { text: "replicas prepare", code: true },
+      { text: " on the file", code: false },
+    ]);
+  });
+
+  it("shows an unpaired backtick as it comes", () => {
+    expect(hintParts("a ` b")).toEqual([{ text: "a ` b", code: false }]);
   });
 });

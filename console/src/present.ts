@@ -30,6 +30,10 @@ export interface Replica {
   replica_id?: string | null;
   training_progress?: number | null;
   error_message?: string | null;
+  /** The kind of a Tavus training error, when the status API recognised its message. */
+  error_kind?: string | null;
+  /** What to do about that error, in one sentence (`commands` in backticks). */
+  error_hint?: string | null;
   last_error?: string | null;
   model_name?: string | null;
   bucket: string;
@@ -77,6 +81,26 @@ export function reasonOf(item: Replica): string | null {
     default:
       return null;
   }
+}
+
+/** What to do about a failed item, shown beside Tavus's message; null when there is no advice. */
+export function hintOf(item: Replica): string | null {
+  return item.status === "error" && item.error_hint ? item.error_hint : null;
+}
+
+export interface TextPart {
+  text: string;
+  code: boolean;
+}
+
+/** A hint cut into plain text and `commands` (between backticks), to show commands as code. */
+export function hintParts(hint: string): TextPart[] {
+  const pieces = hint.split("`");
+  // An unpaired backtick marks no command: the hint is shown as it comes.
+  if (pieces.length % 2 === 0) return [{ text: hint, code: false }];
+  return pieces
+    .map((text, index) => ({ text, code: index % 2 === 1 }))
+    .filter((part) => part.text !== "");
 }
 
 /** Training progress 0–100 for the bar, or null when there is no bar to show. */

@@ -16,6 +16,7 @@ from typing import Any
 
 from replica_pipeline.states import Status
 from replica_pipeline.store import Item, ReplicaStore
+from replica_pipeline.training_errors import classify, hint
 
 # Bookkeeping of the claim protocol: not part of what a reader sees.
 INTERNAL_ATTRIBUTES = frozenset(
@@ -34,8 +35,19 @@ class Page:
 
 
 def public(item: Item) -> Item:
-    """The item as readers see it: no claim bookkeeping, numbers as ints."""
-    return {key: _plain(value) for key, value in item.items() if key not in INTERNAL_ATTRIBUTES}
+    """The item as readers see it: no claim bookkeeping, numbers as ints, advice on errors."""
+    shown = {key: _plain(value) for key, value in item.items() if key not in INTERNAL_ATTRIBUTES}
+    return shown | _error_advice(item)
+
+
+def _error_advice(item: Item) -> Item:
+    """``error_kind`` and ``error_hint`` of an ``error`` item whose message we recognise."""
+    # Read from the message at each read, never stored: a better rule helps old items too.
+    if item.get("status") != Status.ERROR.value:
+        return {}  # a rejection's reason is ours, and already says what to change
+    kind = classify(item.get("error_message"))
+    advice = hint(kind)
+    return {"error_kind": kind, "error_hint": advice} if advice else {}
 
 
 def _plain(value: Any) -> Any:

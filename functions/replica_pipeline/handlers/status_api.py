@@ -51,6 +51,16 @@ class Replica(BaseModel):
     replica_id: str | None = Field(default=None, description="Tavus's id, once submitted")
     training_progress: int | None = Field(default=None, ge=0, le=100)
     error_message: str | None = None
+    error_kind: str | None = Field(
+        default=None,
+        description=(
+            "for an error Tavus reported, its kind as Tavus's training errors table names "
+            "it (e.g. video_duration, consent_mismatch); null when not recognised"
+        ),
+    )
+    error_hint: str | None = Field(
+        default=None, description="what to do about that error, in one sentence"
+    )
     last_error: str | None = Field(
         default=None, description="why a submitting item is waiting to be retried"
     )
