@@ -2,7 +2,8 @@
 
 What a person sees: every submission with its status in words and colour, progress, age and
 reason; the filter and search; the detail view with keys, history and thumbnail video; the
-retry button on a failed item; the help a new user gets. The first screen is saved to
+retry button on a failed item and what to do beside Tavus's message; the help a new user
+gets. The first screen is saved to
 ``tests/artifacts/`` and its weight is measured.
 """
 
@@ -21,6 +22,7 @@ import pytest
 
 from local.console_server import ConsoleServer
 from local.targets import load_target
+from local.tavus_training_errors import TRAINING_ERRORS
 from tests.integration.edges import Edges
 from tests.integration.test_local_pipeline import DATA, submit
 
@@ -362,3 +364,44 @@ def test_an_empty_stack_tells_a_new_user_how_to_drop_a_first_video(
     expect(empty).to_contain_text("replicas submit my-video.mp4")
     expect(empty).to_contain_text(f"s3 cp my-video.mp4 s3://{stack['bucket']}/uploads/")
     expect(empty).to_contain_text("make run")
+
+
+# -- what to do, beside Tavus's message ---------------------------------------
+
+HINT = "What to do: Record at 25 fps or more, or run replicas prepare on the file"
+
+
+def test_a_failed_item_shows_what_to_do_beside_tavus_message(
+    page: Page, console: ConsoleServer, edges: Edges
+) -> None:
+    edges.inject_faults(fail_training="video_fps")
+    sid = submit(edges, "too-few-frames")
+    assert edges.wait_for(sid)["status"] == "error"
+
+    page.goto(console.url)
+    failed = row(page, f"{edges.run}-too-few-frames")
+
+    expect(failed.locator(".reason")).to_have_text(TRAINING_ERRORS["video_fps"])
+    expect(failed.locator(".hint")).to_have_text(HINT)
+    expect(failed.locator(".hint code")).to_have_text("replicas prepare")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    failed.screenshot(path=str(ARTIFACTS / "console-error-hint.png"))
+
+    failed.get_by_role("link").click()
+
+    expect(page.locator("#detail-reason")).to_have_text(TRAINING_ERRORS["video_fps"])
+    expect(page.locator("#detail-hint")).to_have_text(HINT)
+
+
+def test_an_item_without_advice_shows_no_hint_line(
+    page: Page, console: ConsoleServer, edges: Edges
+) -> None:
+    edges.inject_faults(fail_training="Something went wrong")
+    sid = submit(edges, "no-advice")
+    assert edges.wait_for(sid)["status"] == "error"
+
+    page.goto(console.url)
+    failed = row(page, f"{edges.run}-no-advice")
+
+    expect(failed.locator(".reason")).to_have_text("Something went wrong")
+    expect(failed.locator(".hint")).to_be_hidden()
