@@ -37,6 +37,7 @@ BENCHMARKS: tuple[tuple[str, str, float], ...] = (
     ("writes_per_lifecycle", "Writes per lifecycle (one combined drop, upload → completed)", 120),
     ("asset_size", "Lambda code asset (cdk synth)", 300),
     ("preflight_check", "Pre-flight check (replicas check, 2-min 1080p30 recording)", 120),
+    ("prepare_speed", "Prepare speed (replicas prepare, 2-min 4K60 HEVC .mov)", 420),
     ("rate_limited_burst", "Rate-limited burst (200 drops at once, Tavus at 2/s)", 300),
     ("hard_failures", "Hard failures (one drop per Tavus fault, local stack)", 240),
     ("reconciler_sweep", "Reconciler sweep (1,000 lost callbacks; heal time, local stack)", 480),

@@ -10,6 +10,7 @@ import argparse
 import json
 import mimetypes
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,10 +29,12 @@ from replica_pipeline.keys import (
 )
 from replica_pipeline.media_probe import RangedReader, container_rejection
 from replica_pipeline.states import TERMINAL, Status
+from replica_pipeline.training_options import TRAINING_PROPERTIES
 from replica_pipeline.validation import ObjectFacts, check_object
 
 if TYPE_CHECKING:
     from local.preflight import VideoReport
+    from local.prepare import Prepared
 
 TERMINAL_WORDS = frozenset(status.value for status in TERMINAL)
 
@@ -61,28 +64,66 @@ def check_local_video(path: Path, limits: ValidationLimits) -> str | None:
 
 
 def submit(target: Target, args: argparse.Namespace) -> dict[str, Any]:
-    files = [args.file] + ([args.consent] if args.consent else [])
-    for path in files:
+    for path in [args.file] + ([args.consent] if args.consent else []):
         if not path.is_file():
             raise CliError(_not_a_file(path))
-        limits = ValidationLimits()
-        reason = check_local_video(
-            path, limits if path is args.file else limits.for_consent_video()
-        )
+    limits = ValidationLimits().for_model(args.model)
+    if not args.prepare:
+        return _submit_files(target, args, args.file, args.consent, limits)
+    # --prepare: convert on this machine first and upload the converted copies, which
+    # live only as long as the upload (the key's name still comes from the original).
+    with tempfile.TemporaryDirectory(prefix="replicas-prepare-") as folder:
+        video = _prepare_for_upload(args, args.file, Path(folder) / "training.mp4", limits)
+        consent = None
+        if args.consent:
+            consent_limits = limits.for_consent_video()
+            consent = _prepare_for_upload(
+                args, args.consent, Path(folder) / "consent.mp4", consent_limits
+            )
+        return _submit_files(target, args, video, consent, limits)
+
+
+def _prepare_for_upload(
+    args: argparse.Namespace, source: Path, output: Path, limits: ValidationLimits
+) -> Path:
+    from local.prepare import PrepareRefused
+
+    try:
+        _prepare_with_progress(source, output, limits, quiet=args.json)
+    except PrepareRefused as refusal:
+        raise CliError(f"{source} cannot be prepared, so nothing was uploaded: {refusal}") from None
+    return output
+
+
+def _submit_files(
+    target: Target,
+    args: argparse.Namespace,
+    video: Path,
+    consent: Path | None,
+    limits: ValidationLimits,
+) -> dict[str, Any]:
+    """Check and upload ``video`` (and ``consent``): the originals, or their prepared copies."""
+    files = [video] + ([consent] if consent else [])
+    shown = {str(video): str(args.file), str(consent): str(args.consent)}
+    for path in files:
+        reason = check_local_video(path, limits if path is video else limits.for_consent_video())
         if reason:
-            raise CliError(f"{path} would be rejected: {reason}")
+            raise CliError(f"{shown[str(path)]} would be rejected: {reason}")
     if not args.force:
-        reports = preflight(args.file, args.consent)
+        reports = preflight(video, consent, limits)
         if not all(report.passed for report in reports):
             failures = [
-                f"  {report.path}: {finding.check}: {finding.value} ({finding.detail})"
+                f"  {shown[report.path]}: {finding.check}: {finding.value} ({finding.detail})"
                 for report in reports
                 for finding in report.failures
             ]
+            fixable = any(report.fix for report in reports)
             raise CliError(
                 "the pre-flight check failed, so nothing was uploaded:\n"
                 + "\n".join(failures)
-                + "\n(`replicas check FILE` shows every finding; --force uploads anyway)"
+                + "\n(`replicas check FILE` shows every finding; "
+                + ("--prepare converts the file first; " if fixable else "")
+                + "--force uploads anyway)"
             )
     name = (args.key_name or args.file.stem).strip().strip("/")
     metadata = {
@@ -94,20 +135,21 @@ def submit(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         )
         if value
     }
+    for option, prop in TRAINING_PROPERTIES.items():
+        if getattr(args, prop, None) is not None:
+            metadata[option] = "true" if getattr(args, prop) else "false"
     s3 = target.client("s3")
     keys: tuple[str, ...]
-    if args.consent:
-        keys = pair_keys(
-            name, args.file.suffix.lower(), args.consent.suffix.lower(), target.upload_prefix
-        )
+    if consent:
+        keys = pair_keys(name, video.suffix.lower(), consent.suffix.lower(), target.upload_prefix)
         etags = [
             _upload(s3, target.bucket, key, path, metadata)
             for key, path in zip(keys, files, strict=True)
         ]
         submission_id = pair_submission_id(target.bucket, name, etags[0], etags[1])
     else:
-        keys = (combined_key(name, args.file.suffix.lower(), target.upload_prefix),)
-        etag = _upload(s3, target.bucket, keys[0], args.file, metadata)
+        keys = (combined_key(name, video.suffix.lower(), target.upload_prefix),)
+        etag = _upload(s3, target.bucket, keys[0], video, metadata)
         submission_id = combined_submission_id(target.bucket, name, etag)
     return {"submission_id": submission_id, "bucket": target.bucket, "keys": list(keys)}
 
@@ -125,12 +167,14 @@ def _not_a_file(path: Path) -> str:
     return f"not a file: {path}" if path.exists() else f"file not found: {path}"
 
 
-def preflight(video: Path, consent: Path | None) -> list[VideoReport]:
+def preflight(
+    video: Path, consent: Path | None, limits: ValidationLimits | None = None
+) -> list[VideoReport]:
     """The deeper check on this machine (decodes the audio): what Tavus needs of a recording."""
-    from local.preflight import PreflightError, check_submission
+    from local.preflight import PreflightError, PreflightLimits, check_submission
 
     try:
-        return check_submission(video, consent)
+        return check_submission(video, consent, PreflightLimits(video=limits or ValidationLimits()))
     except PreflightError as error:
         raise CliError(str(error)) from None
 
@@ -150,6 +194,80 @@ def check_command(args: argparse.Namespace) -> int:
     }
     _say(args, data, render_text(reports))
     return 0 if data["passed"] else 1
+
+
+# -- prepare -----------------------------------------------------------------
+
+
+def prepare_command(args: argparse.Namespace) -> int:
+    """``replicas prepare``: 0 written, 1 refused (a re-encode cannot fix it), 2 usage
+    (no such file, or OUT exists without --overwrite)."""
+    from local.prepare import PrepareRefused, default_output
+
+    output: Path = args.output or default_output(args.file)
+    usage_error = None
+    if not args.file.is_file():
+        usage_error = _not_a_file(args.file)
+    elif output.exists() and output.resolve() == args.file.resolve():
+        usage_error = f"{output} is the recording itself; name another output with -o"
+    elif output.exists() and not args.overwrite:
+        usage_error = f"{output} exists; pass --overwrite to replace it"
+    elif not output.parent.is_dir():
+        usage_error = f"no such folder for the output: {output.parent}"
+    if usage_error:
+        print(f"replicas: {usage_error}", file=sys.stderr)
+        return 2
+    try:
+        prepared = _prepare_with_progress(
+            args.file, output, ValidationLimits().for_model(args.model), quiet=args.json
+        )
+    except PrepareRefused as refusal:
+        if args.json:
+            print(json.dumps({"prepared": False, "source": str(args.file), "reason": str(refusal)}))
+        else:
+            print(f"replicas: cannot prepare {args.file}: {refusal}", file=sys.stderr)
+        return 1
+    plan = prepared.plan
+    text = (
+        f"wrote {output}: {plan.width}x{plan.height}, {prepared.as_dict()['frame_rate']} fps, "
+        f"H.264 + AAC, {prepared.size / 2**20:,.1f} MB, {plan.duration_seconds:.1f} s "
+        f"(in {prepared.seconds:.1f} s)"
+    )
+    if plan.changes:
+        text += "\n  " + "; ".join(plan.changes)
+    _say(args, prepared.as_dict(), text)
+    return 0
+
+
+def _prepare_with_progress(
+    source: Path, output: Path, limits: ValidationLimits, *, quiet: bool
+) -> Prepared:
+    """Prepare ``source`` with a progress bar on stderr (none when ``quiet``)."""
+    from local.prepare import prepare
+
+    if quiet:
+        return prepare(source, output, limits)
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
+    progress = Progress(*columns, console=Console(stderr=True))
+    task = progress.add_task(f"preparing {source.name}"[:40], total=None)
+
+    def show(done: float, total: float) -> None:
+        progress.start()  # at the first report: a refusal comes before any, and shows no bar
+        progress.update(task, completed=done, total=total)
+
+    try:
+        return prepare(source, output, limits, progress=show)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
 
 
 # -- reading status ----------------------------------------------------------
@@ -365,12 +483,39 @@ def build_parser() -> argparse.ArgumentParser:
     submit_parser.add_argument(
         "--force", action="store_true", help="upload even if the pre-flight check fails"
     )
+    submit_parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="convert with `replicas prepare` first and upload the converted copy",
+    )
+    for option, prop in TRAINING_PROPERTIES.items():
+        submit_parser.add_argument(
+            f"--{option}",
+            dest=prop,
+            action=argparse.BooleanOptionalAction,
+            help=f"ask Tavus for its {prop} training option (default: Tavus's)",
+        )
 
     check_parser = commands.add_parser(
         "check", help="pre-flight check of a video on this machine, before uploading it"
     )
     check_parser.add_argument("file", type=Path)
     check_parser.add_argument("--consent", type=Path, help="a separate consent video")
+
+    prepare_parser = commands.add_parser(
+        "prepare",
+        help="convert a recording (a phone's HEVC .mov, 4K, 60 fps...) into what Tavus accepts",
+    )
+    prepare_parser.add_argument("file", type=Path)
+    prepare_parser.add_argument(
+        "-o", "--output", type=Path, help="where to write it (default: <name>.prepared.mp4)"
+    )
+    prepare_parser.add_argument(
+        "--overwrite", action="store_true", help="replace the output if it exists"
+    )
+    prepare_parser.add_argument(
+        "--model", help="Tavus replica model, for its duration floor (e.g. phoenix-4)"
+    )
 
     status_parser = commands.add_parser(
         "status", help="one submission, by submission or replica id"
@@ -415,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check":  # needs no stack
             return check_command(args)
+        if args.command == "prepare":  # nor does this
+            return prepare_command(args)
         target = load_target(args.stack, args.state_dir)
         if args.command == "console":
             return console_command(target, args)
@@ -518,6 +665,7 @@ def _describe(item: dict[str, Any]) -> str:
     for label, key in (
         ("replica id", "replica_id"),
         ("error", "error_message"),
+        ("what to do", "error_hint"),  # the status API's advice on a Tavus training error
         ("training", "training_key"),
         ("consent", "consent_key"),
         ("thumbnail", "thumbnail_video_url"),

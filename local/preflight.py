@@ -11,6 +11,9 @@ with a plain verdict and the number behind it for each requirement:
   loudness per second, and whether the recording is talking then silence, with
   speech at the start where the consent statement belongs.
 
+A finding that ``replicas prepare`` fixes by re-encoding (container, codecs, frame
+rate, size) is marked ``fixable``, and the report then names the command.
+
 Only the audio stream is decoded, and the demuxer is told to discard the
 others, so a two-minute 1080p30 recording is checked in about a quarter of a
 second (``bench/preflight_check.py``).
@@ -19,6 +22,7 @@ second (``bench/preflight_check.py``).
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -32,8 +36,9 @@ from av.container import InputContainer
 from av.stream import Discard
 from av.video.stream import VideoStream
 
+from local.prepare import frame_rate_is_constant
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline.validation import ALLOWED_EXTENSIONS, H264_SAMPLE_ENTRIES
+from replica_pipeline.validation import H264_SAMPLE_ENTRIES
 
 Verdict = Literal["pass", "fail", "warn"]
 Role = Literal["combined", "training", "consent"]
@@ -52,10 +57,18 @@ SPEECH_AT_START = "speech_at_start"
 
 # FFmpeg's demuxer for the ISO-BMFF family (names it answers to: "mov,mp4,m4a,3gp,3g2,mj2").
 _ISO_BMFF_DEMUXER_NAMES = frozenset({"mov", "mp4"})
+_MATROSKA_DEMUXER_NAMES = frozenset({"matroska", "webm"})
+WEBM_EXTENSION = ".webm"
 # What Tavus needs (TAVUS_API.md's errors table); the ingest checks it in the header too.
 _EXPECTED_AUDIO_CODEC = "aac"
+# WebM's own codecs, which Tavus's requirements page takes as "webm" (FFmpeg's names).
+_WEBM_VIDEO_CODECS = frozenset({"vp8", "vp9", "av1", "libdav1d", "libvpx", "libvpx-vp9"})
+_WEBM_AUDIO_CODECS = frozenset({"opus", "vorbis", "libopus", "libvorbis"})
 # Sample formats read as they come out of the decoder; anything else is converted first.
 _FLOAT_FORMATS = frozenset({"flt", "fltp"})
+# Failures that make `replicas prepare` refuse (it cannot invent pixels, sound or time):
+# with one of these, naming the command would only lead to a second refusal.
+_PREPARE_REFUSES = frozenset({RESOLUTION, DURATION, AUDIO})
 
 
 class PreflightError(Exception):
@@ -70,6 +83,8 @@ class Finding:
     verdict: Verdict
     value: str
     detail: str
+    # `replicas prepare` fixes what failed (or was warned about) by re-encoding the file.
+    fixable: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,11 +108,25 @@ class VideoReport:
         """The finding for ``check``, or None when it was not made (no audio, other role)."""
         return next((f for f in self.findings if f.check == check), None)
 
+    @property
+    def fixable(self) -> list[Finding]:
+        """Failures and warnings that `replicas prepare` fixes."""
+        return [f for f in self.findings if f.verdict != "pass" and f.fixable]
+
+    @property
+    def fix(self) -> str | None:
+        """The command that fixes this file's fixable findings, or None (nothing to fix,
+        or a failure `replicas prepare` would refuse on, such as 720p)."""
+        if not self.fixable or any(f.check in _PREPARE_REFUSES for f in self.failures):
+            return None
+        return f"replicas prepare {shlex.quote(self.path)}"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "role": self.role,
             "passed": self.passed,
+            "fix": self.fix,
             "findings": [asdict(finding) for finding in self.findings],
             "loudness": [round(level, 1) for level in self.loudness],
         }
@@ -191,8 +220,8 @@ def check_video(path: Path, role: Role, limits: PreflightLimits | None = None) -
     with container:
         video = _first_video_stream(container, path)
         findings = [
-            _container_finding(path, container),
-            _codec_finding(video),
+            _container_finding(path, container, limits),
+            _codec_finding(video, webm=path.suffix.lower() == WEBM_EXTENSION),
             _resolution_finding(video, limits),
             _frame_rate_finding(video, limits),
             _duration_finding(_duration_seconds(container, video), limits),
@@ -200,7 +229,7 @@ def check_video(path: Path, role: Role, limits: PreflightLimits | None = None) -
         ]
         audio = container.streams.audio[0] if container.streams.audio else None
         levels = _loudness_envelope(container, audio, limits, path) if audio else ()
-    findings.append(_audio_finding(audio, levels))
+    findings.append(_audio_finding(audio, levels, webm=path.suffix.lower() == WEBM_EXTENSION))
     if levels:
         findings += _sound_findings(levels, role, limits)
     return VideoReport(str(path), role, tuple(findings), levels)
@@ -213,6 +242,8 @@ def render_text(reports: list[VideoReport]) -> str:
         lines.append(f"{report.path} ({report.role})")
         for f in report.findings:
             lines.append(f"  {f.verdict.upper():<4}  {f.check:<17}  {f.value:<40}  {f.detail}")
+        if report.fix:
+            lines.append(f"  fix: {report.fix}  ({_fix_scope(report)})")
     failures = sum(len(report.failures) for report in reports)
     warnings = sum(f.verdict == "warn" for report in reports for f in report.findings)
     files = "1 file" if len(reports) == 1 else f"{len(reports)} files"
@@ -292,29 +323,59 @@ def _duration_seconds(container: InputContainer, video: VideoStream) -> float:
 # --- findings from the header -----------------------------------------------------------------
 
 
-def _container_finding(path: Path, container: InputContainer) -> Finding:
+def _container_finding(path: Path, container: InputContainer, limits: PreflightLimits) -> Finding:
     extension = path.suffix.lower()
     shown = extension or "no extension"
-    accepted = ", ".join(ALLOWED_EXTENSIONS)
-    if extension not in ALLOWED_EXTENSIONS:
+    accepted = limits.video.containers
+    if extension not in accepted:
         return Finding(
-            CONTAINER, "fail", shown, f"{shown} is not accepted; export as MP4 or MOV ({accepted})"
+            CONTAINER,
+            "fail",
+            shown,
+            f"{shown} is not accepted: Tavus asks for an MP4 with H.264 + AAC "
+            f"(accepted: {', '.join(accepted)})",
+            fixable=True,
         )
-    if not _ISO_BMFF_DEMUXER_NAMES & set(container.format.name.split(",")):
+    demuxers = set(container.format.name.split(","))
+    if extension == WEBM_EXTENSION:
+        if _MATROSKA_DEMUXER_NAMES & demuxers:
+            return Finding(CONTAINER, "pass", shown, "a WebM container, as Tavus takes")
         return Finding(
             CONTAINER,
             "fail",
             shown,
             f"named {extension} but the file is {container.format.long_name}; "
-            "re-export it as a real MP4 or MOV",
+            "re-export it as a real WebM or MP4",
+            fixable=True,
+        )
+    if not _ISO_BMFF_DEMUXER_NAMES & demuxers:
+        return Finding(
+            CONTAINER,
+            "fail",
+            shown,
+            f"named {extension} but the file is {container.format.long_name}; "
+            "re-export it as a real MP4",
+            fixable=True,
         )
     return Finding(CONTAINER, "pass", shown, "an MP4/MOV container, as Tavus needs")
 
 
-def _codec_finding(video: VideoStream) -> Finding:
+def _codec_finding(video: VideoStream, *, webm: bool = False) -> Finding:
     codec = video.codec_context.name
     tag = video.codec_context.codec_tag.strip()
     shown = f"{codec} ({tag})" if tag else codec
+    if webm:
+        if codec in _WEBM_VIDEO_CODECS:
+            return Finding(
+                VIDEO_CODEC, "pass", shown, "VP8/VP9/AV1 video in a WebM, as Tavus takes"
+            )
+        return Finding(
+            VIDEO_CODEC,
+            "fail",
+            shown,
+            f"video codec is {shown}; a WebM needs VP8, VP9 or AV1 video",
+            fixable=True,
+        )
     # Same rule as the pipeline's header check: an H.264 sample entry (avc1/avc3).
     if codec == "h264" and tag in H264_SAMPLE_ENTRIES:
         return Finding(VIDEO_CODEC, "pass", shown, "H.264 video, as Tavus needs")
@@ -323,6 +384,7 @@ def _codec_finding(video: VideoStream) -> Finding:
         "fail",
         shown,
         f"video codec is {shown}; Tavus needs H.264 (avc1): re-export with H.264",
+        fixable=True,
     )
 
 
@@ -350,6 +412,18 @@ def _frame_rate_finding(video: VideoStream, limits: PreflightLimits) -> Finding:
             "fail",
             shown,
             f"video is {shown}; Tavus needs at least {limits.min_fps:g} fps",
+            fixable=True,
+        )
+    if frame_rate_is_constant(video) is False:
+        # Tavus states a floor, not "constant"; but a variable rate dips below the
+        # floor where the light drops, so it is worth a warning and the fix.
+        return Finding(
+            FRAME_RATE,
+            "warn",
+            f"{shown} (variable)",
+            f"{shown} on average, but the frame rate varies (phones slow down in low light); "
+            f"Tavus needs at least {limits.min_fps:g} fps throughout",
+            fixable=True,
         )
     return Finding(FRAME_RATE, "pass", shown, f"at least {limits.min_fps:g} fps")
 
@@ -375,11 +449,14 @@ def _size_finding(size: int, limits: PreflightLimits) -> Finding:
             "fail",
             shown,
             f"video is {shown}; Tavus accepts at most {_megabytes(limits.video.max_bytes)}",
+            fixable=True,
         )
     return Finding(FILE_SIZE, "pass", shown, f"at most {_megabytes(limits.video.max_bytes)}")
 
 
-def _audio_finding(audio: AudioStream | None, levels: Sequence[float]) -> Finding:
+def _audio_finding(
+    audio: AudioStream | None, levels: Sequence[float], *, webm: bool = False
+) -> Finding:
     if audio is None:
         return Finding(
             AUDIO,
@@ -392,9 +469,21 @@ def _audio_finding(audio: AudioStream | None, levels: Sequence[float]) -> Findin
     shown = f"{codec}, {audio.sample_rate} Hz, {audio.layout.name}"
     if not levels:
         return Finding(AUDIO, "fail", shown, "the audio track holds no sound to decode")
+    if webm:
+        if codec in _WEBM_AUDIO_CODECS:
+            return Finding(AUDIO, "pass", shown, "Opus/Vorbis audio in a WebM, as Tavus takes")
+        return Finding(
+            AUDIO,
+            "fail",
+            shown,
+            f"audio is {codec}; a WebM needs Opus or Vorbis audio",
+            fixable=True,
+        )
     if codec != _EXPECTED_AUDIO_CODEC:
         # The ingest refuses it too: Tavus fails the training on video_codec_and_format.
-        return Finding(AUDIO, "fail", shown, f"audio is {codec}; Tavus needs AAC audio")
+        return Finding(
+            AUDIO, "fail", shown, f"audio is {codec}; Tavus needs AAC audio", fixable=True
+        )
     return Finding(AUDIO, "pass", shown, "AAC audio, as Tavus asks")
 
 
@@ -639,6 +728,13 @@ def _speech_at_start_finding(layout: SpeechLayout, limits: PreflightLimits) -> F
 def _megabytes(size: int) -> str:
     # Same unit as the pipeline's own messages (MiB, written "MB").
     return f"{size / (1024 * 1024):,.1f} MB"
+
+
+def _fix_scope(report: VideoReport) -> str:
+    """What the fix covers, and what it leaves for a new recording."""
+    fixed = ", ".join(dict.fromkeys(f.check for f in report.fixable))
+    left = ", ".join(f.check for f in report.failures if not f.fixable)
+    return f"fixes {fixed}; {left}: record again" if left else f"fixes {fixed}"
 
 
 def _plural(count: int, noun: str) -> str:

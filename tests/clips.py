@@ -58,6 +58,8 @@ def make_clip(
     audio_codec: str = "aac",
     camera_noise: bool = False,
     stereo: bool = False,
+    rotation: int = 0,
+    variable_frame_rate: bool = False,
 ) -> Path:
     """Write a clip to ``path`` (its suffix picks the container) and return the path.
 
@@ -67,17 +69,24 @@ def make_clip(
     video encoder name (e.g. "mpeg4"). ``camera_noise`` films changing noise
     instead of a still picture, so the file is about as large as a real
     recording's (8-10 Mbit/s). ``stereo`` puts the same sound on two channels, as
-    a phone records it.
+    a phone records it. ``codec="hevc"`` encodes HEVC (libx265) tagged ``hvc1``, as
+    iPhones do. ``rotation`` writes a display matrix turning the picture that many
+    degrees counter-clockwise (PyAV's ``VideoFrame.rotation``; a phone held upright
+    writes -90). ``variable_frame_rate`` spaces the frames unevenly (from 0.2 to 1.8
+    frame intervals apart, ``fps`` on average), as phones do when the light changes.
     """
     soundtrack = _soundtrack(seconds, speech, silence_level_db) if audio else b""
     with av.open(str(path), mode="w") as container:
         video = _video_stream(container, codec, width, height, fps, camera_noise)
+        if rotation:
+            video.set_display_rotation(rotation)
         layout = "stereo" if stereo else "mono"
         sound = _audio_stream(container, audio_codec, layout) if audio else None
         audio_frames = _audio_frames(soundtrack, layout)
         one_second = _encode_one_second(video, _pictures(width, height, fps, camera_noise))
         for index in range(round(seconds * fps)):
-            container.mux(_repeated(one_second, index, fps, video))
+            packet = _repeated(one_second, index, fps, video)
+            container.mux(_unevenly_timed(packet, index, fps) if variable_frame_rate else packet)
             if sound is not None:
                 # Interleave as a camera does: sound up to the end of this picture.
                 _encode_audio_until(container, sound, audio_frames, (index + 1) / fps)
@@ -100,6 +109,13 @@ def _video_stream(
             kbps = CAMERA_BIT_RATE // 1000
             options["x264-params"] = f"vbv-maxrate={kbps}:vbv-bufsize={kbps}"
         stream = container.add_stream("libx264", rate=fps, options=options)
+    elif codec == "hevc":
+        # No B-frames, so one second's packets repeat as a valid stream (as with x264).
+        params = "log-level=error:bframes=0"
+        stream = container.add_stream(
+            "libx265", rate=fps, options={"preset": "ultrafast", "x265-params": params}
+        )
+        stream.codec_tag = "hvc1"  # what iPhones write (FFmpeg's default is hev1)
     else:
         added = container.add_stream(codec, rate=fps)
         if not isinstance(added, VideoStream):
@@ -143,6 +159,23 @@ def _repeated(
     offset = round(second / source.time_base)
     packet.pts = None if source.pts is None else source.pts + offset
     packet.dts = None if source.dts is None else source.dts + offset
+    return packet
+
+
+# Where each frame starts, in frame intervals from its even place: uneven gaps, same average.
+_UNEVEN_OFFSETS = (0.0, 0.4, -0.3, 0.25, -0.4, 0.1)
+_UNEVEN_CLOCK = Fraction(1, 90_000)  # the MPEG clock: fine enough for the offsets
+
+
+def _unevenly_timed(packet: Packet[Stream], index: int, fps: int) -> Packet[Stream]:
+    """``packet`` (picture ``index``) moved off the even grid: a variable-frame-rate stream.
+
+    Every picture is a key frame or refers only to the one before (no B-frames), so
+    only the times change: the decoder still sees every picture in order.
+    """
+    start = (index + _UNEVEN_OFFSETS[index % len(_UNEVEN_OFFSETS)]) / fps
+    packet.time_base = _UNEVEN_CLOCK
+    packet.pts = packet.dts = round(start / _UNEVEN_CLOCK)
     return packet
 
 
