@@ -50,7 +50,7 @@ cfn-lint: install
 checkov: install $(CHECKOV_INSTALLED)
 	$(BIN)/python -m infra.checks checkov --checkov $(CHECKOV)
 
-# One synthesis (cdk-nag), then cfn-lint and checkov on its template.
+# One synthesis (cdk-nag), then cfn-lint and checkov on each of its templates.
 infra-checks: install $(CHECKOV_INSTALLED)
 	$(BIN)/python -m infra.checks all --checkov $(CHECKOV)
 

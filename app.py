@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent
 # The stack imports the table schema and configuration names from the functions package.
 sys.path.insert(0, str(ROOT / "functions"))
 
+from infra.account_setup import ACCOUNT_SETUP_STACK_NAME, AccountSetupStack  # noqa: E402
 from infra.settings import SettingsError, StackSettings  # noqa: E402
 from infra.stack import ReplicaPipelineStack  # noqa: E402
 
@@ -38,7 +39,8 @@ def stack_name(settings: StackSettings) -> str:
 
 
 def build_app(*, outdir: str | None = None, context: Mapping[str, Any] | None = None) -> cdk.App:
-    """The app with its one stack; ``context`` overrides cdk.json (as ``-c key=value`` does)."""
+    """The app: the stage's stack and the one-time account setup (deployed only when named);
+    ``context`` overrides cdk.json (as ``-c key=value`` does)."""
     # Context given here ranks below the CLI's, so under `cdk` the CLI's -c values still win.
     app = cdk.App(
         # The CLI names its output directory; `python app.py` writes to ./cdk.out like it.
@@ -48,6 +50,8 @@ def build_app(*, outdir: str | None = None, context: Mapping[str, Any] | None = 
     settings = StackSettings.from_context(app.node.get_all_context())
     # Environment-agnostic: no account or region lookups, so synthesis needs no credentials.
     ReplicaPipelineStack(app, stack_name(settings), settings=settings)
+    # API Gateway's CloudWatch Logs role, once per account and region (README, "Deploy").
+    AccountSetupStack(app, ACCOUNT_SETUP_STACK_NAME)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
     return app
 

@@ -62,7 +62,10 @@ class PipelineApi(Construct):
             rest_api_name=f"replica-pipeline-{props.stage}",
             description="Tavus callbacks and the replica status API",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
-            cloud_watch_role=True,
+            # No AWS::ApiGateway::Account here: it is one per account and region, every stage
+            # would overwrite it and destroy would leak it. The logging role is set once by
+            # the ReplicaPipelineAccountSetup stack (infra/account_setup.py).
+            cloud_watch_role=False,
             deploy_options=apigateway.StageOptions(
                 stage_name=STAGE_NAME,
                 access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
@@ -111,14 +114,6 @@ class PipelineApi(Construct):
             self.stage,
             CKV_AWS_120="No caching: status answers must reflect the table now, and "
             "callbacks must never be served from a cache.",
-        )
-        cloud_watch_role = self.rest_api.node.find_child("CloudWatchRole")
-        acknowledge(
-            cloud_watch_role,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]",
-            "The account-wide role API Gateway uses for execution logs; AWS publishes this "
-            "managed policy for exactly that role, and it is the documented setup.",
         )
         # Body validation is a no-op on these routes (no body models); both flags are on so
         # the validator is a complete one.

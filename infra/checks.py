@@ -1,4 +1,4 @@
-"""Synthesize the stack into cdk.out and check the template, for the Makefile and CI.
+"""Synthesize the stacks into cdk.out and check each template, for the Makefile and CI.
 
     python -m infra.checks synth                    # cdk-nag runs during synthesis
     python -m infra.checks cfn-lint                 # synth, then cfn-lint (.cfnlintrc)
@@ -26,15 +26,18 @@ ROOT = Path(__file__).resolve().parent.parent
 CDK_OUT = ROOT / "cdk.out"
 
 
-def synthesize(context: dict[str, Any]) -> Path:
-    """Synthesize into cdk.out; cdk-nag findings fail here (see cdk.out/validation-report.json)."""
+def synthesize(context: dict[str, Any]) -> list[Path]:
+    """Synthesize into cdk.out; cdk-nag findings fail here (see cdk.out/validation-report.json).
+
+    Every stack of the app (the stage's and the one-time account setup), so each is checked.
+    """
     from app import build_app  # app.py puts functions/ on sys.path
 
     started = time.monotonic()
     assembly = build_app(outdir=str(CDK_OUT), context=context).synth()
-    (stack,) = assembly.stacks
-    print(f"synthesized {stack.stack_name} in {time.monotonic() - started:.1f} s (cdk-nag: clean)")
-    return Path(stack.template_full_path)
+    names = ", ".join(stack.stack_name for stack in assembly.stacks)
+    print(f"synthesized {names} in {time.monotonic() - started:.1f} s (cdk-nag: clean)")
+    return [Path(stack.template_full_path) for stack in assembly.stacks]
 
 
 def run_cfn_lint(template: Path) -> int:
@@ -128,12 +131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.what in ("checkov", "all") and not args.checkov:
         parser.error("--checkov PATH is required (checkov lives in its own virtualenv)")
 
-    template = synthesize(_context(args.context))
+    templates = synthesize(_context(args.context))
     status = 0
-    if args.what in ("cfn-lint", "all"):
-        status |= run_cfn_lint(template)
-    if args.what in ("checkov", "all"):
-        status |= run_checkov(template, args.checkov)
+    for template in templates:
+        print(f"== {template.name}")
+        if args.what in ("cfn-lint", "all"):
+            status |= run_cfn_lint(template)
+        if args.what in ("checkov", "all"):
+            status |= run_checkov(template, args.checkov)
     return status
 
 

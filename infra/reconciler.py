@@ -21,6 +21,8 @@ from infra.storage import ReplicasTable
 HANDLER = "replica_pipeline.handlers.reconciler.handler"
 # A bounded batch per state, one Get Replica each; well inside the schedule's period.
 TIMEOUT = Duration.minutes(5)
+# The longest Lambda keeps an asynchronous event queued.
+MAX_ASYNC_EVENT_AGE = Duration.hours(6)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,25 @@ class Reconciler(Construct):
                 dead_letter_queue=self.dead_letter_queue,
             ),
         )
+        # No retries anywhere: a run that failed is covered by the next scheduled one, and a
+        # retry could start while that next run is under way. Overlapping runs are refused in
+        # code too: each run takes a lease on the `~reconciler` item (store.begin_reconcile,
+        # called first thing by replica_pipeline.reconcile). Failed runs still go to the DLQ
+        # above (the function's DeadLetterConfig).
+        self.handler.function.configure_async_invoke(
+            retry_attempts=0,
+            # A queued run older than one period is superseded by the next (Lambda: 6 h at most).
+            max_event_age=Duration.seconds(
+                min(props.every.to_seconds(), MAX_ASYNC_EVENT_AGE.to_seconds())
+            ),
+        )
+        acknowledge(
+            self.handler.function.node.find_child("EventInvokeConfig"),
+            "Serverless-LambdaAsyncFailureDestination",
+            "The reconciler's failed asynchronous runs already reach its DeadLetterQueue via "
+            "the function's DeadLetterConfig, which its alarm watches; an on-failure "
+            "destination as well would only be a second place to look.",
+        )
         self.schedule = events.Rule(
             self,
             "Schedule",
@@ -81,7 +102,8 @@ class Reconciler(Construct):
                 targets.LambdaFunction(
                     self.handler.function,
                     dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=2,
+                    # A run EventBridge could not start is covered by the next scheduled one.
+                    retry_attempts=0,
                     # A run that could not start within one period is superseded by the next.
                     max_event_age=props.every,
                 )

@@ -15,6 +15,7 @@ from aws_cdk import CfnElement, assertions
 from constructs import IConstruct
 
 from app import build_app
+from infra.account_setup import ACCOUNT_SETUP_STACK_NAME
 from infra.stack import ReplicaPipelineStack
 
 # Every setting away from its default, to exercise the optional paths.
@@ -76,7 +77,9 @@ class Synthesized:
 def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synthesized:
     app = build_app(outdir=str(outdir), context=context)
     assembly = app.synth()  # cdk-nag findings raise here
-    (artifact,) = assembly.stacks
+    (artifact,) = [
+        artifact for artifact in assembly.stacks if artifact.stack_name != ACCOUNT_SETUP_STACK_NAME
+    ]
     stack = app.node.find_child(artifact.stack_name)
     assert isinstance(stack, ReplicaPipelineStack)
     # from_json checks the template for dependency cycles (API -> function -> API URL).
@@ -100,3 +103,10 @@ def synth(cdk_out: Path) -> Synthesized:
 def synth_alternative(cdk_out: Path, synth: Synthesized) -> Synthesized:
     """The stack with every setting changed (KMS bucket, default bus, alarm email, ...)."""
     return synthesize(cdk_out, ALTERNATIVE_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def account_setup_template(synth: Synthesized) -> assertions.Template:
+    """The one-time account setup stack's template (synthesized alongside the stage's)."""
+    template = synth.outdir / f"{ACCOUNT_SETUP_STACK_NAME}.template.json"
+    return assertions.Template.from_string(template.read_text())

@@ -192,6 +192,29 @@ def test_destroy_removal_policy_drops_deletion_protection(
     )
 
 
+def test_destroy_empties_and_deletes_both_buckets(synth_alternative: Synthesized) -> None:
+    # Versioned buckets cannot be deleted while they hold versions: auto-delete empties them.
+    uploads = synth_alternative.stack.uploads
+    auto_deletes = synth_alternative.of_type("Custom::S3AutoDeleteObjects")
+    for bucket in (uploads.bucket, uploads.access_logs):
+        logical_id = synth_alternative.logical_id(bucket)
+        assert synth_alternative.resources[logical_id]["DeletionPolicy"] == "Delete"
+        emptying = [
+            resource
+            for resource in auto_deletes.values()
+            if resource["Properties"]["BucketName"] == {"Ref": logical_id}
+        ]
+        assert len(emptying) == 1, bucket.node.path
+    assert len(auto_deletes) == 2
+
+
+def test_retained_buckets_are_never_emptied(synth: Synthesized) -> None:
+    assert not synth.of_type("Custom::S3AutoDeleteObjects")
+    for bucket in (synth.stack.uploads.bucket, synth.stack.uploads.access_logs):
+        resource = synth.resources[synth.logical_id(bucket)]
+        assert resource["DeletionPolicy"] == "Retain", bucket.node.path
+
+
 def test_upload_expiry_adds_a_lifecycle_rule_for_the_prefix(
     synth_alternative: Synthesized,
 ) -> None:
@@ -405,6 +428,28 @@ def test_reconciler_runs_on_schedule_with_a_dead_letter_queue(synth: Synthesized
     )
     function = synth.resources[reconciler]["Properties"]
     assert function["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq, "Arn"]}}
+
+
+def test_reconciler_runs_are_never_retried_so_they_cannot_overlap(synth: Synthesized) -> None:
+    reconciler = functions_by_handler(synth)["reconciler"]
+    invoke_configs = synth.matching(
+        "AWS::Lambda::EventInvokeConfig",
+        {"FunctionName": {"Ref": reconciler}, "MaximumRetryAttempts": 0},
+    )
+    assert len(invoke_configs) == 1
+    assert synth.matching(
+        "AWS::Events::Rule",
+        {
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {"Fn::GetAtt": [reconciler, "Arn"]},
+                        "RetryPolicy": Match.object_like({"MaximumRetryAttempts": 0}),
+                    }
+                )
+            ]
+        },
+    )
 
 
 def test_reconcile_rate_comes_from_context(synth_alternative: Synthesized) -> None:
@@ -683,7 +728,41 @@ def test_stage_logs_traces_and_throttles_the_callback_route(synth: Synthesized) 
             ),
         },
     )
-    assert len(synth.of_type("AWS::ApiGateway::Account")) == 1  # execution logging role
+
+
+def test_stage_stacks_leave_the_account_wide_api_gateway_settings_alone(
+    synth: Synthesized, synth_alternative: Synthesized
+) -> None:
+    # AWS::ApiGateway::Account is one per account and region: no stage may own it.
+    for stage in (synth, synth_alternative):
+        assert not stage.of_type("AWS::ApiGateway::Account"), stage.stack.stack_name
+        assert not [
+            role
+            for role in stage.of_type("AWS::IAM::Role").values()
+            if "apigateway.amazonaws.com" in json.dumps(role["Properties"])
+        ], stage.stack.stack_name
+
+
+def test_account_setup_sets_one_api_gateway_logging_role_on_the_account(
+    account_setup_template: assertions.Template,
+) -> None:
+    resources = account_setup_template.to_json()["Resources"]
+    accounts = [r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Account"]
+    roles = {k: r for k, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    assert len(accounts) == 1
+    ((role_id, role),) = roles.items()
+    assert accounts[0]["Properties"] == {"CloudWatchRoleArn": {"Fn::GetAtt": [role_id, "Arn"]}}
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "apigateway.amazonaws.com"},
+        }
+    ]
+    (policy,) = role["Properties"]["ManagedPolicyArns"]
+    assert render(policy).endswith(
+        ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    )
 
 
 def test_callback_throttling_comes_from_context(synth_alternative: Synthesized) -> None:
