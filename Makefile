@@ -54,9 +54,9 @@ checkov: install $(CHECKOV_INSTALLED)
 infra-checks: install $(CHECKOV_INSTALLED)
 	$(BIN)/python -m infra.checks all --checkov $(CHECKOV)
 
-# The console's page (replicas console): Vite builds console/ into local/console_static/,
+# The console's page (replicas console): Vite builds console/ into local/replica_pipeline_local/console_static/,
 # which is committed so the CLI needs no Node. Rebuild after editing console/src.
-CONSOLE_STATIC := local/console_static
+CONSOLE_STATIC := local/replica_pipeline_local/console_static
 NPM_QUIET := --no-audit --no-fund --loglevel=error
 
 console:
@@ -96,14 +96,14 @@ bench: install
 
 # The local stack: moto, the Tavus emulator and the real handlers, on loopback.
 up: install
-	@$(BIN)/python -m local.stack up
+	@$(BIN)/python -m replica_pipeline_local.stack up
 
 down:
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -m local.stack down; else echo "No local stack is running."; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m replica_pipeline_local.stack down; else echo "No local stack is running."; fi
 
 # Start the local stack, submit the sample video and watch it become a replica.
 run: install
-	@$(BIN)/python -m local.demo
+	@$(BIN)/python -m replica_pipeline_local.demo
 
 clean: down
 	rm -rf $(VENV) $(CHECKOV_VENV) cdk.out .local .mypy_cache .ruff_cache .pytest_cache console/node_modules

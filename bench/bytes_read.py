@@ -20,7 +20,7 @@ import boto3
 
 from bench import ROOT, use_functions_package
 from bench.figures import Figure, Report, mib, run_alone
-from local.moto_server import start_moto_server
+from replica_pipeline_local.moto_server import start_moto_server
 
 use_functions_package()
 

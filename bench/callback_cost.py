@@ -26,12 +26,10 @@ import boto3
 
 from bench import use_functions_package
 from bench.figures import Figure, Report, run_alone
-from local.moto_server import start_moto_server
+from replica_pipeline_local.moto_server import start_moto_server
 
 use_functions_package()
 
-from local.bootstrap import bootstrap  # noqa: E402
-from local.tavus_emulator import TavusEmulator  # noqa: E402
 from replica_pipeline.callback_token import callback_token  # noqa: E402
 from replica_pipeline.callbacks import CallbackDependencies, handle_callback  # noqa: E402
 from replica_pipeline.clock import iso, utc_now  # noqa: E402
@@ -45,6 +43,8 @@ from replica_pipeline.events import (  # noqa: E402
 from replica_pipeline.states import Status  # noqa: E402
 from replica_pipeline.store import ReplicaStore, Submission, SubmissionKind  # noqa: E402
 from replica_pipeline.tavus import TavusClient  # noqa: E402
+from replica_pipeline_local.bootstrap import bootstrap  # noqa: E402
+from replica_pipeline_local.tavus_emulator import TavusEmulator  # noqa: E402
 
 ROUNDS = 99
 WARM_UP = 5  # first calls load botocore models and open connections: not measured

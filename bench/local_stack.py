@@ -80,12 +80,12 @@ def local_stack(
     visibility_timeout: int,
     settings: Mapping[str, str] | None = None,
 ) -> Iterator[LocalStack]:
-    """``python -m local.stack up`` in a temporary state dir; ``down`` and removed afterwards.
+    """``python -m replica_pipeline_local.stack up`` in a temporary state dir, then ``down``.
 
     ``settings`` override handler settings (``--setting=NAME=VALUE``).
     """
     state_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
-    command = [sys.executable, "-m", "local.stack"]
+    command = [sys.executable, "-m", "replica_pipeline_local.stack"]
     environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     try:
         started = subprocess.run(  # noqa: S603 - our own module, fixed arguments

@@ -50,12 +50,10 @@ import requests
 from bench import ROOT, use_functions_package
 from bench.figures import Figure, Report, ms, run_alone
 from bench.local_stack import LocalStack, local_stack
-from local.moto_server import start_moto_server
+from replica_pipeline_local.moto_server import start_moto_server
 
 use_functions_package()
 
-from local.bootstrap import LocalResources, bootstrap  # noqa: E402
-from local.tavus_emulator import Replica, TavusEmulator  # noqa: E402
 from replica_pipeline.clock import parse_iso, utc_now  # noqa: E402
 from replica_pipeline.config import ReconcileSettings, TavusSettings  # noqa: E402
 from replica_pipeline.events import EventBridgePublisher  # noqa: E402
@@ -67,6 +65,8 @@ from replica_pipeline.reconcile import (  # noqa: E402
 from replica_pipeline.states import Status  # noqa: E402
 from replica_pipeline.store import ReplicaStore, Submission, SubmissionKind  # noqa: E402
 from replica_pipeline.tavus import TavusClient  # noqa: E402
+from replica_pipeline_local.bootstrap import LocalResources, bootstrap  # noqa: E402
+from replica_pipeline_local.tavus_emulator import Replica, TavusEmulator  # noqa: E402
 
 REGION = "us-east-1"
 TAVUS_KEY = "bench-tavus-key"
@@ -77,7 +77,7 @@ TARGET_RATIO = 3.0
 WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 SAMPLE = ROOT / "samples" / "sample.mp4"
-RECONCILE_EVERY_SECONDS = 10.0  # `python -m local.stack up`'s default
+RECONCILE_EVERY_SECONDS = 10.0  # `python -m replica_pipeline_local.stack up`'s default
 VISIBILITY_TIMEOUT_SECONDS = 10  # ... and its default
 TRAINING_SECONDS = 3
 DROPS = 3

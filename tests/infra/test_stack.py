@@ -909,8 +909,8 @@ def test_outputs_name_everything_a_user_or_the_cli_needs(synth: Synthesized) -> 
 
 
 def test_the_cli_finds_each_output_it_reads_by_its_suffix(synth: Synthesized) -> None:
-    # local.targets reads a deployed stack's outputs by lowercase suffix; one match each.
-    from local import targets
+    # The CLI (targets) reads a deployed stack's outputs by lowercase suffix; one match each.
+    from replica_pipeline_local import targets
 
     outputs = [name.lower() for name in synth.template.to_json()["Outputs"]]
     suffixes = [value for name, value in vars(targets).items() if name.startswith("OUTPUT_")]

@@ -24,7 +24,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 def local_stack(state_dir: Path, *settings: str) -> Iterator[dict[str, str]]:
     """A local stack in ``state_dir`` until the generator is closed; ``settings`` are
     ``NAME=VALUE`` handler settings on top of the suite's (e.g. TAVUS_API_VOCABULARY=faces)."""
-    command = [sys.executable, "-m", "local.stack"]
+    command = [sys.executable, "-m", "replica_pipeline_local.stack"]
     options = [
         "--state-dir",
         str(state_dir),

@@ -21,14 +21,14 @@ import boto3
 import pytest
 import requests
 
-from local.tavus_emulator import TavusEmulator
+from replica_pipeline_local.tavus_emulator import TavusEmulator
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "samples" / "sample.mp4"
 OTHER_TAVUS_KEY = "another-tavus-key"
-STACK = [sys.executable, "-m", "local.stack"]
+STACK = [sys.executable, "-m", "replica_pipeline_local.stack"]
 
 
 def stack_environment(**tavus: str) -> dict[str, str]:
@@ -130,7 +130,7 @@ def test_up_refuses_a_tavus_url_that_is_not_http(tmp_path: Path) -> None:
 
 
 def up_in(state_dir: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """``python -m local.stack up`` in ``state_dir``, expected to refuse quickly."""
+    """``python -m replica_pipeline_local.stack up`` in ``state_dir``; expected to refuse fast."""
     return subprocess.run(
         [*STACK, "up", "--state-dir", str(state_dir)],
         cwd=ROOT,

@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local.targets import TargetError, load_target
+from replica_pipeline_local.targets import TargetError, load_target
 
 # The output keys the CDK stack declares (tests/infra checks the stack declares them).
 OUTPUTS = {

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import IncompleteReadError
 
-from local.tavus_emulator import Faults
 from replica_pipeline.config import INGEST_TIMEOUT_SECONDS, Settings
 from replica_pipeline.deferral import Deferred, QueuedMessage
 from replica_pipeline.ingest import IngestDependencies, Outcome, ingest_record
@@ -31,6 +30,7 @@ from replica_pipeline.tavus import (
     TavusUnavailable,
 )
 from replica_pipeline.time_budget import RecordBudget, problems
+from replica_pipeline_local.tavus_emulator import Faults
 from tests.harness import Pipeline, make_pipeline
 
 SETTLE_SECONDS = 30

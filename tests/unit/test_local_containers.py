@@ -19,8 +19,8 @@ from typing import Any, Protocol
 import boto3
 import pytest
 
-from local.lambda_runtime import ContainerPool, FunctionError, FunctionTimeout
-from local.sqs_pump import SqsPump
+from replica_pipeline_local.lambda_runtime import ContainerPool, FunctionError, FunctionTimeout
+from replica_pipeline_local.sqs_pump import SqsPump
 
 FAKE_HANDLER = "tests.unit.fake_handlers"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from local.preflight import (
+from replica_pipeline.config import ValidationLimits
+from replica_pipeline_local.preflight import (
     AUDIO,
     CONTAINER,
     DURATION,
@@ -31,7 +32,6 @@ from local.preflight import (
     find_talk_then_silence,
     render_text,
 )
-from replica_pipeline.config import ValidationLimits
 from tests.clips import ClipMaker
 
 EVERY_CHECK = [

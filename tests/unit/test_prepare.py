@@ -2,7 +2,7 @@
 
 Planning is tested on facts alone; the transcoding on short synthetic clips
 (tests/clips.py) read back with PyAV, and checked by the same checks a drop
-meets: `replicas check` (local.preflight) and the ingest's header check.
+meets: `replicas check` (replica_pipeline_local.preflight) and the ingest's header check.
 """
 
 from __future__ import annotations
@@ -16,9 +16,16 @@ import av
 import boto3
 import pytest
 
-from local.cli import check_local_video, main
-from local.preflight import CONTAINER, FRAME_RATE, VIDEO_CODEC, PreflightLimits, check_video
-from local.prepare import (
+from replica_pipeline.config import ValidationLimits
+from replica_pipeline_local.cli import check_local_video, main
+from replica_pipeline_local.preflight import (
+    CONTAINER,
+    FRAME_RATE,
+    VIDEO_CODEC,
+    PreflightLimits,
+    check_video,
+)
+from replica_pipeline_local.prepare import (
     MAX_VIDEO_BIT_RATE,
     FrameGrid,
     Prepared,
@@ -34,7 +41,6 @@ from local.prepare import (
     timestamps_are_constant,
     video_bit_rate,
 )
-from replica_pipeline.config import ValidationLimits
 from tests.clips import ClipMaker, make_clip
 
 # A low floor keeps the clips a few seconds long; the floor is a setting, as in the pipeline.

@@ -82,7 +82,7 @@ def test_the_emulator_fails_a_training_as_tavus_would_on_a_short_lived_url(
 ) -> None:
     from datetime import UTC, datetime
 
-    from local.tavus_emulator import _url_lifetime_problem
+    from replica_pipeline_local.tavus_emulator import _url_lifetime_problem
 
     now = datetime.now(UTC)
     url = (

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from local.tavus_emulator import Faults, TavusEmulator
 from replica_pipeline.config import TavusSettings
 from replica_pipeline.tavus import (
     ReplicaRequest,
@@ -20,6 +19,7 @@ from replica_pipeline.tavus import (
     TavusRejected,
     TavusUnavailable,
 )
+from replica_pipeline_local.tavus_emulator import Faults, TavusEmulator
 
 KEY = "client-test-key"
 VIDEO = "http://127.0.0.1:9/video.mp4"  # nothing listens: the training fails, creation works

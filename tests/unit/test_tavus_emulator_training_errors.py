@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from local.tavus_emulator import TavusEmulator
-from local.tavus_training_errors import TRAINING_ERRORS
+from replica_pipeline_local.tavus_emulator import TavusEmulator
+from replica_pipeline_local.tavus_training_errors import TRAINING_ERRORS
 
 KEY = "k"
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from local.targets import Target, TargetError, load_target
 from replica_pipeline.config import ValidationLimits
 from replica_pipeline.ingest import combined_submission_id, pair_submission_id
 from replica_pipeline.keys import (
@@ -31,10 +30,11 @@ from replica_pipeline.media_probe import RangedReader, container_rejection
 from replica_pipeline.states import TERMINAL, Status
 from replica_pipeline.training_options import TRAINING_PROPERTIES
 from replica_pipeline.validation import ObjectFacts, check_object
+from replica_pipeline_local.targets import Target, TargetError, load_target
 
 if TYPE_CHECKING:
-    from local.preflight import VideoReport
-    from local.prepare import Prepared
+    from replica_pipeline_local.preflight import VideoReport
+    from replica_pipeline_local.prepare import Prepared
 
 TERMINAL_WORDS = frozenset(status.value for status in TERMINAL)
 
@@ -86,7 +86,7 @@ def submit(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 def _prepare_for_upload(
     args: argparse.Namespace, source: Path, output: Path, limits: ValidationLimits
 ) -> Path:
-    from local.prepare import PrepareRefused
+    from replica_pipeline_local.prepare import PrepareRefused
 
     try:
         _prepare_with_progress(source, output, limits, quiet=args.json)
@@ -171,7 +171,7 @@ def preflight(
     video: Path, consent: Path | None, limits: ValidationLimits | None = None
 ) -> list[VideoReport]:
     """The deeper check on this machine (decodes the audio): what Tavus needs of a recording."""
-    from local.preflight import PreflightError, PreflightLimits, check_submission
+    from replica_pipeline_local.preflight import PreflightError, PreflightLimits, check_submission
 
     try:
         return check_submission(video, consent, PreflightLimits(video=limits or ValidationLimits()))
@@ -181,7 +181,7 @@ def preflight(
 
 def check_command(args: argparse.Namespace) -> int:
     """``replicas check``: 0 ready to upload, 1 fails a requirement, 2 no such file."""
-    from local.preflight import render_text
+    from replica_pipeline_local.preflight import render_text
 
     for path in (args.file, args.consent):
         if path is not None and not path.is_file():
@@ -202,7 +202,7 @@ def check_command(args: argparse.Namespace) -> int:
 def prepare_command(args: argparse.Namespace) -> int:
     """``replicas prepare``: 0 written, 1 refused (a re-encode cannot fix it), 2 usage
     (no such file, or OUT exists without --overwrite)."""
-    from local.prepare import PrepareRefused, default_output
+    from replica_pipeline_local.prepare import PrepareRefused, default_output
 
     output: Path = args.output or default_output(args.file)
     usage_error = None
@@ -243,7 +243,7 @@ def _prepare_with_progress(
     source: Path, output: Path, limits: ValidationLimits, *, quiet: bool
 ) -> Prepared:
     """Prepare ``source`` with a progress bar on stderr (none when ``quiet``)."""
-    from local.prepare import prepare
+    from replica_pipeline_local.prepare import prepare
 
     if quiet:
         return prepare(source, output, limits)
@@ -398,7 +398,7 @@ def _api_error(response: Any) -> str:
 
 def console_command(target: Target, args: argparse.Namespace) -> int:
     """Serve the console until Ctrl-C (its server proxies to the status API, signing for AWS)."""
-    from local.console_server import ConsoleError, run_console
+    from replica_pipeline_local.console_server import ConsoleError, run_console
 
     if not 0 <= args.port <= 65535:
         print("replicas: --port must be between 0 and 65535", file=sys.stderr)

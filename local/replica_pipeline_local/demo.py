@@ -6,8 +6,14 @@ import sys
 import time
 from pathlib import Path
 
-from local import cli
-from local.stack import DEFAULT_STATE_DIR, StackFiles, is_external_tavus, running_stack, up
+from replica_pipeline_local import cli
+from replica_pipeline_local.stack import (
+    DEFAULT_STATE_DIR,
+    StackFiles,
+    is_external_tavus,
+    running_stack,
+    up,
+)
 
 SAMPLE = Path("samples/sample.mp4")
 

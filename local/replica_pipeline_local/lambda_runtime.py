@@ -29,8 +29,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any
 
-from local.lambda_context import LocalLambdaContext
 from replica_pipeline.config import INGEST_TIMEOUT_SECONDS
+from replica_pipeline_local.lambda_context import LocalLambdaContext
 
 HANDLERS = ("ingest", "callback", "status_api", "reconciler")
 INGEST_HANDLER = "replica_pipeline.handlers.ingest"

@@ -38,7 +38,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from local.tavus_training_errors import TRAINING_ERRORS, is_valid_failure, training_error_message
+from replica_pipeline_local.tavus_training_errors import (
+    TRAINING_ERRORS,
+    is_valid_failure,
+    training_error_message,
+)
 
 REPLICAS_PATH = "/v2/replicas"
 FACES_PATH = "/v2/faces"

@@ -18,15 +18,15 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from local.lambda_runtime import LocalFunctions
-from local.sqs_events import lambda_sqs_event
 from replica_pipeline.config import INGEST_TIMEOUT_SECONDS
+from replica_pipeline_local.lambda_runtime import LocalFunctions
+from replica_pipeline_local.sqs_events import lambda_sqs_event
 
 logger = logging.getLogger(__name__)
 
 
 class IngestFunction(Protocol):
-    """What the pump invokes: ``local.lambda_runtime.ContainerPool`` in the local stack."""
+    """What the pump invokes: ``lambda_runtime.ContainerPool`` in the local stack."""
 
     @property
     def size(self) -> int:

@@ -1,6 +1,6 @@
 """The local stack: the whole pipeline on loopback, with no AWS account and no Tavus key.
 
-``python -m local.stack serve`` runs moto's server (S3, SQS, DynamoDB, Secrets
+``python -m replica_pipeline_local.stack serve`` runs moto's server (S3, SQS, DynamoDB, Secrets
 Manager, EventBridge, IAM) bootstrapped like the CDK stack, the Tavus emulator,
 an API Gateway adapter for the callback and status handlers, an SQS pump that
 feeds the ingest handler with the concurrency it has in AWS (one process per
@@ -33,7 +33,7 @@ import requests
 
 DEFAULT_STATE_DIR = Path(".local")
 # The CDK app's settings; the local stack reads ingest_max_concurrency from its context.
-CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 REGION = "us-east-1"
 # moto accepts any credentials; these only have to look like credentials.
 LOCAL_ACCESS_KEY = "local"
@@ -138,8 +138,8 @@ def serve(
 
     ``tavus`` None runs the Tavus emulator; otherwise the handlers call that Tavus.
     """
-    from local.lambda_runtime import configure_logging
-    from local.moto_server import start_moto_server
+    from replica_pipeline_local.lambda_runtime import configure_logging
+    from replica_pipeline_local.moto_server import start_moto_server
 
     configure_logging()
     # The key goes into the Tavus key secret, as in AWS; the handlers never see it as a variable.
@@ -159,12 +159,12 @@ def serve(
     # Imported only now: they must see the environment above.
     import boto3
 
-    from local.api_adapter import ApiAdapter
-    from local.bootstrap import bootstrap, lambda_environment
-    from local.lambda_runtime import ContainerPool, LocalFunctions
-    from local.sqs_pump import SqsPump
-    from local.tavus_emulator import TavusEmulator
     from replica_pipeline.config import INGEST_TIMEOUT_SECONDS
+    from replica_pipeline_local.api_adapter import ApiAdapter
+    from replica_pipeline_local.bootstrap import bootstrap, lambda_environment
+    from replica_pipeline_local.lambda_runtime import ContainerPool, LocalFunctions
+    from replica_pipeline_local.sqs_pump import SqsPump
+    from replica_pipeline_local.tavus_emulator import TavusEmulator
 
     emulator: TavusEmulator | None = None
     if tavus is None:
@@ -172,7 +172,7 @@ def serve(
         tavus_url, tavus_api_key = emulator.url, LOCAL_TAVUS_KEY
     else:
         tavus_url, tavus_api_key = tavus.url, tavus.api_key
-        logging.getLogger("local.stack").info(
+        logging.getLogger("replica_pipeline_local.stack").info(
             "Tavus: %s (external: statuses move through the reconciler's polling)", tavus_url
         )
     resources = bootstrap(
@@ -259,7 +259,9 @@ def serve(
     temporary.write_text(json.dumps(description, indent=2) + "\n")
     temporary.replace(files.stack_json)
     endpoints = {k: v for k, v in description.items() if k.endswith(("_url", "bucket", "table"))}
-    logging.getLogger("local.stack").info("local stack ready: %s", json.dumps(endpoints))
+    logging.getLogger("replica_pipeline_local.stack").info(
+        "local stack ready: %s", json.dumps(endpoints)
+    )
 
     def stop(signum: int, frame: Any) -> None:
         stopping.set()
@@ -326,7 +328,7 @@ def up(files: StackFiles, extra_args: list[str], environ: Mapping[str, str] | No
             [
                 sys.executable,
                 "-m",
-                "local.stack",
+                "replica_pipeline_local.stack",
                 "serve",
                 "--state-dir",
                 str(files.state_dir),
@@ -434,7 +436,7 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m local.stack",
+        prog="python -m replica_pipeline_local.stack",
         description=__doc__.split("\n")[0],
         epilog=f"{TAVUS_URL_VARIABLE} and {TAVUS_KEY_VARIABLE} in the environment (both or "
         "neither): run against that Tavus instead of the emulator.",
