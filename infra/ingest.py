@@ -184,8 +184,7 @@ class Ingest(Construct):
         policy = self.handler.role.node.find_child("DefaultPolicy")
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::{nag_reference(uploads.bucket)}/"
-            f"{uploads.upload_prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{uploads.uploads_nag_resource()}]",
             "Ingest reads whichever upload it is notified about (HEAD and ranged GETs of the "
             "container header), so it may read any object under the upload prefix, and only "
             "there.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import IConstruct
 
@@ -20,3 +22,25 @@ def nag_reference(construct: IConstruct, attribute: str = "Arn") -> str:
     stack = Stack.of(resource)
     logical_id = stack.resolve(resource.logical_id)
     return f"<{logical_id}.{attribute}>"
+
+
+def nag_resource(scope: IConstruct, value: str) -> str:
+    """How cdk-nag writes a resource string (an ARN token) in a finding id: references as
+    ``<LogicalId.Arn>`` or ``<AWS::Partition>``, joins spelled out. Works for resources of this
+    app and for ones imported by name alike."""
+    return _render(Stack.of(scope).resolve(value))
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(_render(part) for part in parts)
+    raise ValueError(f"cannot name {value!r} as cdk-nag does")

@@ -32,7 +32,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.checkov import skip_checks
-from infra.nag import acknowledge, nag_reference
+from infra.nag import acknowledge
 from infra.storage import UploadsBucket
 from replica_pipeline.config import TAVUS_API_KEY_PLACEHOLDER
 
@@ -103,8 +103,7 @@ class PipelineSecrets(Construct):
         )
         acknowledge(
             self.signer_policy,
-            f"AwsSolutions-IAM5[Resource::{nag_reference(props.uploads.bucket)}/"
-            f"{props.uploads.upload_prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{props.uploads.uploads_nag_resource()}]",
             "The signer signs GET URLs for any upload that arrives, so it reads every object "
             "under the upload prefix (and only there); object keys are not known in advance.",
         )

@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.checkov import skip_checks
+from infra.nag import nag_resource
 from replica_pipeline.table_schema import INDEXES, PARTITION_KEY
 
 # Objects the pipeline reads: the current version (GetObject) or, since the bucket is
@@ -35,15 +36,30 @@ class UploadsBucketProps:
     upload_expiry_days: int | None = None
     # Old versions (overwritten or deleted uploads) are kept this long, then deleted.
     noncurrent_version_days: int = 30
+    # A bucket the caller already has: used as it is (its encryption, versioning, logging and
+    # lifecycle stay the owner's), and never deleted by this construct.
+    existing_bucket: s3.IBucket | None = None
+    # The KMS key that bucket encrypts with, if any: readers must be allowed to decrypt.
+    existing_key: kms.IKey | None = None
 
 
 class UploadsBucket(Construct):
     """Private, encrypted, TLS-only, versioned, access-logged; no CORS (nobody uploads from a
-    browser page of ours)."""
+    browser page of ours). Or, given one, the caller's own bucket as it is."""
 
     def __init__(self, scope: Construct, construct_id: str, props: UploadsBucketProps) -> None:
         super().__init__(scope, construct_id)
         self.upload_prefix = props.upload_prefix
+        self.bucket: s3.IBucket
+        self.key: kms.IKey | None
+        self.access_logs: s3.Bucket | None = None
+        if props.existing_bucket is not None:
+            self.bucket = props.existing_bucket
+            self.key = props.existing_key
+            return
+        self.bucket, self.key = self._create(props)
+
+    def _create(self, props: UploadsBucketProps) -> tuple[s3.Bucket, kms.Key | None]:
         destroy = props.removal_policy == RemovalPolicy.DESTROY
         # A versioned bucket cannot be deleted while it holds versions: with destroy, CDK's
         # auto-delete custom resource empties it first; with retain it must never exist.
@@ -74,9 +90,9 @@ class UploadsBucket(Construct):
             "would need yet another bucket, endlessly.",
         )
 
-        self.key: kms.Key | None = None
+        key: kms.Key | None = None
         if props.use_kms:
-            self.key = kms.Key(
+            key = kms.Key(
                 self,
                 "UploadsKey",
                 description="Encrypts the replica-pipeline uploads bucket",
@@ -101,13 +117,13 @@ class UploadsBucket(Construct):
                 )
             )
 
-        self.bucket = s3.Bucket(
+        bucket = s3.Bucket(
             self,
             "Bucket",
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.KMS if self.key else s3.BucketEncryption.S3_MANAGED,
-            encryption_key=self.key,
-            bucket_key_enabled=True if self.key else None,
+            encryption=s3.BucketEncryption.KMS if key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=key,
+            bucket_key_enabled=True if key else None,
             enforce_ssl=True,
             versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -119,6 +135,7 @@ class UploadsBucket(Construct):
         )
         if auto_delete_objects:
             self._skip_auto_delete_provider_checks()
+        return bucket, key
 
     def _skip_auto_delete_provider_checks(self) -> None:
         # CDK's own provider of Custom::S3AutoDeleteObjects: one per stack, shared by both
@@ -142,6 +159,10 @@ class UploadsBucket(Construct):
             actions=list(READ_UPLOAD_ACTIONS),
             resources=[self.bucket.arn_for_objects(f"{self.upload_prefix}*")],
         )
+
+    def uploads_nag_resource(self) -> str:
+        """The uploads' objects as cdk-nag names them in a finding (for acknowledgements)."""
+        return nag_resource(self, self.bucket.arn_for_objects(f"{self.upload_prefix}*"))
 
     def list_uploads_statement(self) -> iam.PolicyStatement:
         """List keys under the upload prefix only (finding the other half of a pair)."""

@@ -16,6 +16,7 @@ from constructs import IConstruct
 
 from app import build_app
 from infra.account_setup import ACCOUNT_SETUP_STACK_NAME
+from infra.pipeline import ReplicaPipeline
 from infra.stack import ReplicaPipelineStack
 
 # Every setting away from its default, to exercise the optional paths.
@@ -44,6 +45,10 @@ class Synthesized:
     stack: ReplicaPipelineStack
     template: assertions.Template
     outdir: Path
+
+    @property
+    def pipeline(self) -> ReplicaPipeline:
+        return self.stack.pipeline
 
     @property
     def resources(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import assertions
+from constructs import IConstruct
 
 from infra import api, ingest
 from infra.functions import POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME
@@ -57,6 +58,13 @@ LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
 NO_CONDITION = repr({})
 
 
+def made_buckets(synth: Synthesized) -> tuple[IConstruct, IConstruct]:
+    """The uploads bucket and its access-log bucket, both made by the stack."""
+    uploads = synth.pipeline.uploads
+    assert uploads.access_logs is not None  # the repository's app makes its own bucket
+    return uploads.bucket, uploads.access_logs
+
+
 def functions_by_handler(synth: Synthesized) -> dict[str, str]:
     """Handler module name ("ingest", ...) -> logical id of its function."""
     found = {}
@@ -75,7 +83,7 @@ def functions_by_handler(synth: Synthesized) -> dict[str, str]:
 def test_uploads_bucket_is_private_encrypted_versioned_logged_and_has_no_cors(
     synth: Synthesized,
 ) -> None:
-    bucket = synth.resources[synth.logical_id(synth.stack.uploads.bucket)]["Properties"]
+    bucket = synth.resources[synth.logical_id(synth.pipeline.uploads.bucket)]["Properties"]
     assert bucket["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -87,7 +95,7 @@ def test_uploads_bucket_is_private_encrypted_versioned_logged_and_has_no_cors(
     ]
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {
-        "Ref": synth.logical_id(synth.stack.uploads.access_logs)
+        "Ref": synth.logical_id(made_buckets(synth)[1])
     }
     assert "CorsConfiguration" not in bucket
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
@@ -98,7 +106,7 @@ def test_uploads_bucket_is_private_encrypted_versioned_logged_and_has_no_cors(
 
 
 def test_both_buckets_refuse_plain_http(synth: Synthesized) -> None:
-    for bucket in (synth.stack.uploads.bucket, synth.stack.uploads.access_logs):
+    for bucket in made_buckets(synth):
         assert synth.matching(
             "AWS::S3::BucketPolicy",
             {
@@ -124,7 +132,7 @@ def test_new_uploads_under_the_prefix_notify_the_ingest_queue(synth: Synthesized
     assert synth.matching(
         "Custom::S3BucketNotifications",
         {
-            "BucketName": {"Ref": synth.logical_id(synth.stack.uploads.bucket)},
+            "BucketName": {"Ref": synth.logical_id(synth.pipeline.uploads.bucket)},
             "NotificationConfiguration": {
                 "QueueConfigurations": [
                     {
@@ -133,7 +141,7 @@ def test_new_uploads_under_the_prefix_notify_the_ingest_queue(synth: Synthesized
                             "Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}
                         },
                         "QueueArn": {
-                            "Fn::GetAtt": [synth.logical_id(synth.stack.ingest.queue), "Arn"]
+                            "Fn::GetAtt": [synth.logical_id(synth.pipeline.ingest.queue), "Arn"]
                         },
                     }
                 ]
@@ -194,9 +202,8 @@ def test_destroy_removal_policy_drops_deletion_protection(
 
 def test_destroy_empties_and_deletes_both_buckets(synth_alternative: Synthesized) -> None:
     # Versioned buckets cannot be deleted while they hold versions: auto-delete empties them.
-    uploads = synth_alternative.stack.uploads
     auto_deletes = synth_alternative.of_type("Custom::S3AutoDeleteObjects")
-    for bucket in (uploads.bucket, uploads.access_logs):
+    for bucket in made_buckets(synth_alternative):
         logical_id = synth_alternative.logical_id(bucket)
         assert synth_alternative.resources[logical_id]["DeletionPolicy"] == "Delete"
         emptying = [
@@ -210,7 +217,7 @@ def test_destroy_empties_and_deletes_both_buckets(synth_alternative: Synthesized
 
 def test_retained_buckets_are_never_emptied(synth: Synthesized) -> None:
     assert not synth.of_type("Custom::S3AutoDeleteObjects")
-    for bucket in (synth.stack.uploads.bucket, synth.stack.uploads.access_logs):
+    for bucket in made_buckets(synth):
         resource = synth.resources[synth.logical_id(bucket)]
         assert resource["DeletionPolicy"] == "Retain", bucket.node.path
 
@@ -219,7 +226,7 @@ def test_upload_expiry_adds_a_lifecycle_rule_for_the_prefix(
     synth_alternative: Synthesized,
 ) -> None:
     bucket = synth_alternative.resources[
-        synth_alternative.logical_id(synth_alternative.stack.uploads.bucket)
+        synth_alternative.logical_id(synth_alternative.pipeline.uploads.bucket)
     ]["Properties"]
     rules = {rule["Id"]: rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
     assert rules["expire-uploads"]["Prefix"] == UPLOAD_PREFIX
@@ -227,12 +234,12 @@ def test_upload_expiry_adds_a_lifecycle_rule_for_the_prefix(
 
 
 def test_bucket_kms_encrypts_uploads_with_a_rotated_key(synth_alternative: Synthesized) -> None:
-    key = synth_alternative.stack.uploads.key
+    key = synth_alternative.pipeline.uploads.key
     assert key is not None
     key_id = synth_alternative.logical_id(key)
     assert synth_alternative.resources[key_id]["Properties"]["EnableKeyRotation"] is True
     bucket = synth_alternative.resources[
-        synth_alternative.logical_id(synth_alternative.stack.uploads.bucket)
+        synth_alternative.logical_id(synth_alternative.pipeline.uploads.bucket)
     ]["Properties"]
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
         {
@@ -253,23 +260,23 @@ def test_ingest_queue_outlasts_six_ingest_timeouts_and_redrives_to_its_dlq(
 ) -> None:
     functions = functions_by_handler(synth)
     ingest_timeout = synth.resources[functions["ingest"]]["Properties"]["Timeout"]
-    queue = synth.resources[synth.logical_id(synth.stack.ingest.queue)]["Properties"]
+    queue = synth.resources[synth.logical_id(synth.pipeline.ingest.queue)]["Properties"]
     assert queue["VisibilityTimeout"] >= 6 * ingest_timeout
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {
-            "Fn::GetAtt": [synth.logical_id(synth.stack.ingest.dead_letter_queue), "Arn"]
+            "Fn::GetAtt": [synth.logical_id(synth.pipeline.ingest.dead_letter_queue), "Arn"]
         },
         "maxReceiveCount": DEFAULTS.dlq_max_receive_count,
     }
-    dlq = synth.resources[synth.logical_id(synth.stack.ingest.dead_letter_queue)]["Properties"]
+    dlq = synth.resources[synth.logical_id(synth.pipeline.ingest.dead_letter_queue)]["Properties"]
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
     assert dlq["SqsManagedSseEnabled"] is True
 
 
 def test_dlq_max_receive_count_comes_from_context(synth_alternative: Synthesized) -> None:
     queue = synth_alternative.resources[
-        synth_alternative.logical_id(synth_alternative.stack.ingest.queue)
+        synth_alternative.logical_id(synth_alternative.pipeline.ingest.queue)
     ]["Properties"]
     assert queue["RedrivePolicy"]["maxReceiveCount"] == ALTERNATIVE_CONTEXT["dlq_max_receive_count"]
 
@@ -335,7 +342,7 @@ def test_powertools_layer_version_comes_from_context(synth_alternative: Synthesi
 
 
 def test_functions_get_every_setting_by_its_config_name(synth: Synthesized) -> None:
-    stack = synth.stack
+    stack = synth.pipeline
     callback_url = {
         "Fn::Join": [
             "",
@@ -392,7 +399,9 @@ def test_ingest_consumes_the_queue_in_batches_with_partial_failures(synth: Synth
     assert synth.matching(
         "AWS::Lambda::EventSourceMapping",
         {
-            "EventSourceArn": {"Fn::GetAtt": [synth.logical_id(synth.stack.ingest.queue), "Arn"]},
+            "EventSourceArn": {
+                "Fn::GetAtt": [synth.logical_id(synth.pipeline.ingest.queue), "Arn"]
+            },
             "FunctionName": {"Ref": functions_by_handler(synth)["ingest"]},
             "BatchSize": 10,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
@@ -410,7 +419,7 @@ def test_ingest_max_concurrency_comes_from_context(synth_alternative: Synthesize
 
 def test_reconciler_runs_on_schedule_with_a_dead_letter_queue(synth: Synthesized) -> None:
     reconciler = functions_by_handler(synth)["reconciler"]
-    dlq = synth.logical_id(synth.stack.reconciler.dead_letter_queue)
+    dlq = synth.logical_id(synth.pipeline.reconciler.dead_letter_queue)
     assert synth.matching(
         "AWS::Events::Rule",
         {
@@ -463,7 +472,7 @@ def test_reconcile_rate_comes_from_context(synth_alternative: Synthesized) -> No
 
 
 def _expected_roles(synth: Synthesized) -> dict[str, set[Any]]:
-    stack = synth.stack
+    stack = synth.pipeline
     functions = functions_by_handler(synth)
     table = synth.logical_id(stack.replicas.table)
     bucket = synth.logical_id(stack.uploads.bucket)
@@ -558,7 +567,7 @@ def test_no_policy_grants_a_service_wildcard_or_star_outside_xray(synth: Synthes
 
 
 def test_signer_user_can_only_read_uploads(synth: Synthesized) -> None:
-    secrets = synth.stack.secrets
+    secrets = synth.pipeline.secrets
     user = synth.resources[synth.logical_id(secrets.signer)]["Properties"]
     group = synth.logical_id(secrets.signer_group)
     assert user["Groups"] == [{"Ref": group}]
@@ -571,7 +580,7 @@ def test_signer_user_can_only_read_uploads(synth: Synthesized) -> None:
         or {"Ref": synth.logical_id(secrets.signer)} in policy["Properties"].get("Users", [])
     ]
     assert len(attached) == 1
-    bucket = synth.logical_id(synth.stack.uploads.bucket)
+    bucket = synth.logical_id(synth.pipeline.uploads.bucket)
     assert statements(attached[0]["PolicyDocument"]) == {
         (("s3:GetObject", "s3:GetObjectVersion"), (f"{bucket}.Arn/{UPLOAD_PREFIX}*",), "{}")
     }
@@ -584,9 +593,9 @@ def test_signer_with_a_kms_bucket_may_also_decrypt_with_that_key_only(
     synth_alternative: Synthesized,
 ) -> None:
     synth = synth_alternative
-    key = synth.stack.uploads.key
+    key = synth.pipeline.uploads.key
     assert key is not None
-    group = synth.logical_id(synth.stack.secrets.signer_group)
+    group = synth.logical_id(synth.pipeline.secrets.signer_group)
     (policy,) = [
         policy["Properties"]
         for policy in synth.of_type("AWS::IAM::Policy").values()
@@ -603,7 +612,7 @@ def test_signer_with_a_kms_bucket_may_also_decrypt_with_that_key_only(
 def test_signer_secret_holds_the_access_key_under_the_names_the_presigner_reads(
     synth: Synthesized,
 ) -> None:
-    secrets = synth.stack.secrets
+    secrets = synth.pipeline.secrets
     secret = synth.resources[synth.logical_id(secrets.signer_credentials)]["Properties"]
     access_key = synth.logical_id(secrets.signer_key)
     text = render(secret["SecretString"])
@@ -618,7 +627,7 @@ def test_signer_secret_holds_the_access_key_under_the_names_the_presigner_reads(
 
 
 def test_tavus_key_starts_as_a_placeholder_and_hmac_key_is_generated(synth: Synthesized) -> None:
-    secrets = synth.stack.secrets
+    secrets = synth.pipeline.secrets
     tavus = synth.resources[synth.logical_id(secrets.tavus_api_key)]["Properties"]
     assert tavus["SecretString"] == TAVUS_API_KEY_PLACEHOLDER
     hmac = synth.resources[synth.logical_id(secrets.callback_hmac_key)]["Properties"]
@@ -790,14 +799,14 @@ def test_callback_throttling_comes_from_context(synth_alternative: Synthesized) 
 def _alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
     return {
         name: synth.resources[synth.logical_id(alarm)]["Properties"]
-        for name, alarm in synth.stack.operations.alarms.items()
+        for name, alarm in synth.pipeline.operations.alarms.items()
     }
 
 
 def test_every_alarm_fires_above_zero_and_notifies_the_encrypted_topic(
     synth: Synthesized,
 ) -> None:
-    topic = synth.logical_id(synth.stack.operations.topic)
+    topic = synth.logical_id(synth.pipeline.operations.topic)
     alarms = _alarms(synth)
     assert set(alarms) == {
         "IngestDeadLetters",
@@ -814,7 +823,7 @@ def test_every_alarm_fires_above_zero_and_notifies_the_encrypted_topic(
         assert alarm["AlarmActions"] == [{"Ref": topic}]
     topic_properties = synth.resources[topic]["Properties"]
     assert topic_properties["KmsMasterKeyId"] == {
-        "Fn::GetAtt": [synth.logical_id(synth.stack.operations.alarm_key), "Arn"]
+        "Fn::GetAtt": [synth.logical_id(synth.pipeline.operations.alarm_key), "Arn"]
     }
 
 
@@ -831,7 +840,10 @@ def test_alarm_metrics_are_the_dlq_depth_function_errors_api_5xx_and_stuck_train
         {
             "Name": "QueueName",
             "Value": {
-                "Fn::GetAtt": [synth.logical_id(synth.stack.ingest.dead_letter_queue), "QueueName"]
+                "Fn::GetAtt": [
+                    synth.logical_id(synth.pipeline.ingest.dead_letter_queue),
+                    "QueueName",
+                ]
             },
         }
     ]
@@ -903,7 +915,7 @@ def test_outputs_name_everything_a_user_or_the_cli_needs(synth: Synthesized) -> 
     }
     assert outputs["UploadPrefix"]["Value"] == UPLOAD_PREFIX
     assert outputs["IngestDlqUrl"]["Value"] == {
-        "Ref": synth.logical_id(synth.stack.ingest.dead_letter_queue)
+        "Ref": synth.logical_id(synth.pipeline.ingest.dead_letter_queue)
     }
     assert outputs["EventBusName"]["Value"] == "replica-pipeline-dev"
 
@@ -922,10 +934,9 @@ def test_the_cli_finds_each_output_it_reads_by_its_suffix(synth: Synthesized) ->
 def test_data_outlives_the_stack_by_default_but_the_named_bus_does_not(
     synth: Synthesized,
 ) -> None:
-    stack = synth.stack
+    stack = synth.pipeline
     kept = [
-        stack.uploads.bucket,
-        stack.uploads.access_logs,
+        *made_buckets(synth),
         stack.replicas.table,
         *stack.secrets.all_secrets,
     ]
