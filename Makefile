@@ -15,7 +15,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 .PHONY: install lint typecheck test unit bench up down run clean synth cfn-lint checkov infra-checks \
-	console console-check browser
+	console console-check browser cdk-cli
 
 install: $(INSTALLED)
 
@@ -54,6 +54,14 @@ checkov: install $(CHECKOV_INSTALLED)
 infra-checks: install $(CHECKOV_INSTALLED)
 	$(BIN)/python -m infra.checks all --checkov $(CHECKOV)
 
+# The CDK command line pinned in package.json (and package-lock.json): `npx cdk ...` runs it.
+# Reinstalled only when the lock file changes (npm ci writes node_modules/.package-lock.json).
+cdk-cli: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # The console's page (replicas console): Vite builds console/ into local/replica_pipeline_local/console_static/,
 # which is committed so the CLI needs no Node. Rebuild after editing console/src.
 CONSOLE_STATIC := local/replica_pipeline_local/console_static
@@ -82,8 +90,9 @@ browser:
 	  || ( $$sudo apt-get update -qq >/dev/null 2>&1 && $$sudo apt-get install -y -qq chromium >/dev/null 2>&1 ) ) \
 	  || echo "Installing chromium failed: the console's browser tests will skip."
 
-# Every gate: lint, types, the synthesized stack's checks, the console's build, then every test.
-test: lint typecheck infra-checks console-check browser
+# Every gate: lint, types, the synthesized stack's checks, the console's build, the pinned CDK
+# CLI (tests/infra/test_cdk_cli.py synthesizes with it), then every test.
+test: lint typecheck infra-checks console-check browser cdk-cli
 	$(BIN)/pytest
 
 unit: install
@@ -106,4 +115,4 @@ run: install
 	@$(BIN)/python -m replica_pipeline_local.demo
 
 clean: down
-	rm -rf $(VENV) $(CHECKOV_VENV) cdk.out .local .mypy_cache .ruff_cache .pytest_cache console/node_modules
+	rm -rf $(VENV) $(CHECKOV_VENV) cdk.out node_modules .local .mypy_cache .ruff_cache .pytest_cache console/node_modules

@@ -2,6 +2,9 @@
 
 Exit codes: 0 success, 1 failure (including a replica that ended in error or
 was rejected, for ``watch``), 2 usage.
+
+Installed on its own (``pipx install '.[cli]'``) it works from any folder: see
+``stack_files`` for where it finds the local stack and CDK's outputs file.
 """
 
 from __future__ import annotations
@@ -30,13 +33,24 @@ from replica_pipeline.media_probe import RangedReader, container_rejection
 from replica_pipeline.states import TERMINAL, Status
 from replica_pipeline.training_options import TRAINING_PROPERTIES
 from replica_pipeline.validation import ObjectFacts, check_object
-from replica_pipeline_local.targets import Target, TargetError, load_target
+from replica_pipeline_local.completion import SHELLS
+from replica_pipeline_local.stack_files import (
+    LOCAL_STATE_ENV,
+    LOCAL_STATE_OPTION,
+    OUTPUTS_FILE_ENV,
+    OUTPUTS_FILE_NAME,
+    OUTPUTS_FILE_OPTION,
+)
+from replica_pipeline_local.targets import Target, TargetError, resolve_target
 
 if TYPE_CHECKING:
     from replica_pipeline_local.preflight import VideoReport
     from replica_pipeline_local.prepare import Prepared
 
 TERMINAL_WORDS = frozenset(status.value for status in TERMINAL)
+DISTRIBUTION = "replica-pipeline"
+# The modules of pyproject's `cli` extra, which a plain `pipx install .` leaves out.
+CLI_EXTRA_MODULES = frozenset({"rich", "av", "shtab"})
 
 
 class CliError(Exception):
@@ -460,13 +474,42 @@ def _keys_of(body: str) -> list[str]:
 # -- the command line --------------------------------------------------------
 
 
+def installed_version() -> str:
+    """The installed distribution's version (what ``pip`` and ``pipx`` show)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown (not installed: run from a source tree)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replicas", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     parser.add_argument(
         "--stack",
-        help="'local' (default when .local/stack.json exists) or a deployed stack's name",
+        metavar="NAME",
+        help="'local' (the default) or a deployed stack's name, e.g. ReplicaPipeline-dev",
     )
-    parser.add_argument("--state-dir", type=Path, default=Path(".local"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        LOCAL_STATE_OPTION,
+        dest="local_state",
+        type=Path,
+        metavar="DIR",
+        help=f"the local stack's state folder, holding stack.json (default: ${LOCAL_STATE_ENV}, "
+        "else .local/ in this folder or the nearest parent that has one)",
+    )
+    # The name the tests and older scripts use; same setting.
+    parser.add_argument("--state-dir", dest="local_state", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        OUTPUTS_FILE_OPTION,
+        type=Path,
+        metavar="FILE",
+        help="the file `cdk deploy --outputs-file` wrote: deployed stacks named in it are "
+        f"read from it, without asking CloudFormation (default: ${OUTPUTS_FILE_ENV}, else "
+        f"{OUTPUTS_FILE_NAME} in this folder or the nearest parent that has one)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -552,17 +595,31 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_parser.add_argument(
         "--redrive", action="store_true", help="send them back to the ingest queue"
     )
+
+    completion_parser = commands.add_parser(
+        "completion",
+        help='print the shell completion script, e.g. eval "$(replicas completion bash)"',
+    )
+    completion_parser.add_argument("shell", choices=SHELLS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         if args.command == "check":  # needs no stack
             return check_command(args)
         if args.command == "prepare":  # nor does this
             return prepare_command(args)
-        target = load_target(args.stack, args.state_dir)
+        if args.command == "completion":  # nor this
+            from replica_pipeline_local.completion import completion_script
+
+            print(completion_script(parser, args.shell))
+            return 0
+        target = resolve_target(
+            args.stack, local_state=args.local_state, outputs_file=args.outputs_file
+        )
         if args.command == "console":
             return console_command(target, args)
         return _run(target, args)
@@ -571,6 +628,15 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": str(error)}))
         else:
             print(f"replicas: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as missing:
+        if missing.name not in CLI_EXTRA_MODULES:
+            raise
+        print(
+            f"replicas: this command needs {missing.name}, from the cli extra; reinstall with "
+            "it: pipx install --force '<repository or wheel>[cli]'",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -41,7 +41,18 @@ def main() -> int:
             f"below is what the local reconciler reads with Get Replica ({every}), as in AWS."
         )
     print(f"\nSubmitting {SAMPLE} (2 min, 1080p, H.264: a test pattern with a tone, then silence)")
-    code = cli.main(["submit", str(SAMPLE), "--name", "Sample replica", "--watch"])
+    # Its own stack, named: a REPLICAS_LOCAL_STATE in the user's shell may point elsewhere.
+    code = cli.main(
+        [
+            "--local-state",
+            str(files.state_dir),
+            "submit",
+            str(SAMPLE),
+            "--name",
+            "Sample replica",
+            "--watch",
+        ]
+    )
     if code != 0:
         print(f"\nThe sample did not complete; see {files.log_file}", file=sys.stderr)
         return code

@@ -1,13 +1,17 @@
 """Where the pipeline runs: the local stack (``.local/stack.json``) or a deployed stack.
 
 Everything the CLI needs (bucket, queues, API URL, how to sign) comes from here.
-Deployed stacks are found by name from their outputs; their status API takes
-SigV4-signed requests made with the user's own AWS credentials.
+Deployed stacks are found by name from their outputs: in the file that
+``cdk deploy --outputs-file`` wrote when there is one (no AWS call), else from
+CloudFormation. Their status API takes SigV4-signed requests made with the
+user's own AWS credentials.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,15 +21,27 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from replica_pipeline_local.stack_files import (
+    Found,
+    StackFileError,
+    find_local_stack_json,
+    find_outputs_file,
+    local_stack_not_found,
+    read_json_object,
+)
+
 LOCAL = "local"
 
-# CloudFormation output keys of the deployed stack (infra/), matched case-insensitively.
-OUTPUT_BUCKET = "bucketname"
+# Output ids of the deployed stack (infra/stack.py), lowercased: matched exactly, ignoring
+# case; a stack whose outputs sit in a construct (ids with a prefix) still matches by suffix.
+OUTPUT_BUCKET = "uploadsbucketname"
 OUTPUT_UPLOAD_PREFIX = "uploadprefix"
-OUTPUT_TABLE = "tablename"
+OUTPUT_TABLE = "replicastablename"
 OUTPUT_API_URL = "apiurl"
 OUTPUT_QUEUE_URL = "ingestqueueurl"
 OUTPUT_DLQ_URL = "ingestdlqurl"
+# Optional: a stack that outputs its region saves guessing it from the URLs.
+REGION_OUTPUT = "region"
 
 
 class TargetError(Exception):
@@ -100,8 +116,45 @@ class Target:
             ) from None
 
 
+def resolve_target(
+    stack: str | None,
+    *,
+    local_state: Path | None = None,
+    outputs_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Target:
+    """The CLI's ``--stack``, wherever it runs: ``local`` (the default) or a deployed stack.
+
+    The local stack's ``stack.json`` comes from ``local_state`` (``--local-state``),
+    ``$REPLICAS_LOCAL_STATE``, or ``.local/`` in ``cwd`` or a parent. A deployed stack is
+    read from CDK's outputs file when one (``--outputs-file``, ``$REPLICAS_OUTPUTS_FILE``,
+    ``cdk-outputs.json`` in ``cwd`` or a parent) names it, else from CloudFormation.
+    """
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    try:
+        if stack not in (None, LOCAL):
+            return _deployed_from_outputs_file(stack, outputs_file, environ, cwd) or _deployed(
+                stack
+            )
+        found = find_local_stack_json(local_state, environ, cwd)
+        if found is None:
+            if stack is None:
+                raise TargetError(
+                    f"no stack to talk to: {local_stack_not_found(cwd)}; "
+                    "or name a deployed stack with --stack NAME"
+                    + _stacks_in_outputs_file(outputs_file, environ, cwd)
+                )
+            raise TargetError(local_stack_not_found(cwd))
+        return _local(read_json_object(found), found)
+    except StackFileError as error:
+        raise TargetError(str(error)) from None
+
+
 def load_target(stack: str | None, state_dir: Path) -> Target:
-    """``--stack``: ``local`` (the default when ``.local/stack.json`` exists) or a stack name."""
+    """``stack`` with the local stack's state in ``state_dir`` (the default when it has
+    ``stack.json``); deployed stacks from CloudFormation."""
     stack_json = state_dir / "stack.json"
     if stack in (None, LOCAL):
         if not stack_json.exists():
@@ -111,28 +164,39 @@ def load_target(stack: str | None, state_dir: Path) -> Target:
                     "or name a deployed stack with --stack NAME"
                 )
             raise TargetError("the local stack is not running: start it with `make up`")
-        return _local(json.loads(stack_json.read_text()))
+        found = Found(stack_json, "the state dir")
+        try:
+            return _local(read_json_object(found), found)
+        except StackFileError as error:
+            raise TargetError(str(error)) from None
     return _deployed(stack)
 
 
-def _local(description: dict[str, Any]) -> Target:
-    return Target(
-        name=LOCAL,
-        region=description["region"],
-        bucket=description["bucket"],
-        upload_prefix=description["upload_prefix"],
-        table=description["table"],
-        api_url=description["api_url"],
-        queue_url=description["queue_url"],
-        dlq_url=description["dlq_url"],
-        endpoint_url=description["aws_endpoint_url"],
-        access_key=description["aws_access_key_id"],
-        secret_key=description["aws_secret_access_key"],
-        tavus_url=description.get("tavus_url"),
-    )
+def _local(description: Mapping[str, Any], found: Found) -> Target:
+    try:
+        return Target(
+            name=LOCAL,
+            region=description["region"],
+            bucket=description["bucket"],
+            upload_prefix=description["upload_prefix"],
+            table=description["table"],
+            api_url=description["api_url"],
+            queue_url=description["queue_url"],
+            dlq_url=description["dlq_url"],
+            endpoint_url=description["aws_endpoint_url"],
+            access_key=description["aws_access_key_id"],
+            secret_key=description["aws_secret_access_key"],
+            tavus_url=description.get("tavus_url"),
+        )
+    except KeyError as missing:
+        raise TargetError(
+            f"{found.path} ({found.source}) has no {missing} entry; "
+            "is it a local stack's stack.json?"
+        ) from None
 
 
 def _deployed(stack_name: str) -> Target:
+    """A deployed stack read from CloudFormation (needs the user's AWS credentials)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     session = boto3.session.Session()
@@ -141,25 +205,104 @@ def _deployed(stack_name: str) -> Target:
     except (ClientError, BotoCoreError) as error:
         raise TargetError(f"cannot read stack {stack_name!r}: {error}") from None
     outputs = {
-        output["OutputKey"].lower(): output["OutputValue"]
+        str(output["OutputKey"]): str(output["OutputValue"])
         for output in stacks[0].get("Outputs", [])
     }
+    # describe_stacks answered in the session's region: that is the stack's.
+    return target_from_outputs(stack_name, outputs, session.region_name)
+
+
+def _deployed_from_outputs_file(
+    stack_name: str, option: Path | None, environ: Mapping[str, str], cwd: Path
+) -> Target | None:
+    """The stack as CDK's outputs file records it; ``None`` to ask CloudFormation instead."""
+    found = find_outputs_file(option, environ, cwd)
+    if found is None:
+        return None
+    stacks = read_json_object(found)
+    outputs = stacks.get(stack_name)
+    if outputs is None:
+        if found.explicit:
+            # The user pointed at this file: a stack missing from it is a mistake to show.
+            raise TargetError(
+                f"{found.path} ({found.source}) has no stack {stack_name!r}; "
+                f"it has: {', '.join(sorted(stacks)) or 'none'}"
+            )
+        return None
+    if not isinstance(outputs, dict):
+        raise TargetError(f"{found.path}: stack {stack_name!r} is not a JSON object of outputs")
+    return target_from_outputs(
+        stack_name,
+        {str(key): str(value) for key, value in outputs.items()},
+        boto3.session.Session().region_name,
+    )
+
+
+def _stacks_in_outputs_file(option: Path | None, environ: Mapping[str, str], cwd: Path) -> str:
+    """A hint naming the deployed stacks an outputs file knows, for the "no stack" error."""
+    try:
+        found = find_outputs_file(option, environ, cwd)
+        names = sorted(read_json_object(found)) if found else []
+    except StackFileError:
+        return ""  # the hint is optional: a broken file is reported when it is used
+    if not found or not names:
+        return ""
+    return f" ({found.path} names {', '.join(names)})"
+
+
+def target_from_outputs(
+    stack_name: str, outputs: Mapping[str, str], configured_region: str | None
+) -> Target:
+    """A deployed stack from its outputs (output id → value), wherever they were read."""
+    lowered = {key.lower(): value for key, value in outputs.items()}
 
     def output(key: str) -> str:
-        for name, value in outputs.items():
-            if name.endswith(key):
-                return str(value)
+        if key in lowered:
+            return lowered[key]
+        suffixed = [value for name, value in lowered.items() if name.endswith(key)]
+        if len(suffixed) == 1:
+            return suffixed[0]
         raise TargetError(
             f"stack {stack_name!r} has no {key} output; is it a replica-pipeline stack?"
         )
 
+    api_url = output(OUTPUT_API_URL)
+    queue_url = output(OUTPUT_QUEUE_URL)
+    region = (
+        lowered.get(REGION_OUTPUT)
+        or _region_in_url(api_url)
+        or _region_in_url(queue_url)
+        or configured_region
+    )
+    if not region:
+        raise TargetError(
+            f"cannot tell the region of stack {stack_name!r}: set AWS_REGION "
+            "(or configure one with `aws configure`)"
+        )
     return Target(
         name=stack_name,
-        region=session.region_name or "us-east-1",
+        region=region,
         bucket=output(OUTPUT_BUCKET),
         upload_prefix=output(OUTPUT_UPLOAD_PREFIX),
         table=output(OUTPUT_TABLE),
-        api_url=output(OUTPUT_API_URL),
-        queue_url=output(OUTPUT_QUEUE_URL),
+        api_url=api_url,
+        queue_url=queue_url,
         dlq_url=output(OUTPUT_DLQ_URL),
     )
+
+
+# A region as AWS spells them: eu-west-1, us-gov-west-1, cn-north-1, ap-southeast-5...
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+# Regional hosts put the region right after the service label:
+# <api>.execute-api.<region>.amazonaws.com, sqs.<region>.amazonaws.com.
+_SERVICE_LABELS = ("execute-api", "sqs")
+
+
+def _region_in_url(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    labels = (urlsplit(url).hostname or "").split(".")
+    for index, label in enumerate(labels[:-1]):
+        if label in _SERVICE_LABELS and _REGION.match(labels[index + 1]):
+            return labels[index + 1]
+    return None
