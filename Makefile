@@ -14,18 +14,39 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install lint typecheck test unit bench up down run clean synth cfn-lint checkov infra-checks \
+.PHONY: install lock lint typecheck test unit bench up down run clean synth cfn-lint checkov infra-checks \
 	console console-check browser cdk-cli
+
+# The functions' runtime dependencies, all of them, pinned with their hashes (make lock).
+LOCK := requirements/functions.lock
 
 install: $(INSTALLED)
 
-# Reinstall whenever the declared dependencies change.
-$(INSTALLED): pyproject.toml
+# Reinstall whenever the declared dependencies or the lock change. The lock goes in first,
+# hash-checked; its pins then constrain the rest, so no dev or CLI tool moves a locked version
+# (a clash fails here: relock with make lock, or change the tool's pin). The constraints are
+# the lock without its hashes: pip turns hashes in a constraints file into hash-checking of
+# the whole install, which an editable install and the unlocked dev tools cannot pass.
+$(INSTALLED): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "replica-pipeline needs Python 3.11 or newer; set PYTHON=python3.x")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,cli]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	sed -e '/^ *--hash=/d' -e 's/ *\\$$//' $(LOCK) > $(VENV)/lock-constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,cli]' -c $(VENV)/lock-constraints.txt
 	@touch $@
+
+# Rewrite the lock after changing [project].dependencies: every transitive dependency with its
+# hashes, resolved for the functions' platform (infra/bundling.py: arm64, Python 3.13), minus
+# what the Lambda runtime provides. Only needs uv (at the dev extra's pin), so a lock that
+# no longer agrees with pyproject.toml can be rewritten before make install runs again.
+# Versions already locked are kept; UPGRADE=--upgrade moves them to the newest allowed.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(sed -n 's/^ *"\(uv==[^"]*\)",*$$/\1/p' pyproject.toml)"
+	$(BIN)/uv pip compile pyproject.toml --excludes requirements/provided-by-lambda.txt \
+	  --python-platform aarch64-manylinux2014 --python-version 3.13 --generate-hashes $(UPGRADE) \
+	  --quiet -o $(LOCK)
 
 lint: install
 	$(BIN)/ruff check .
@@ -50,9 +71,14 @@ cfn-lint: install
 checkov: install $(CHECKOV_INSTALLED)
 	$(BIN)/python -m infra.checks checkov --checkov $(CHECKOV)
 
-# One synthesis (cdk-nag), then cfn-lint and checkov on each of its templates.
+# Synthesis (cdk-nag fails on a finding), then cfn-lint and checkov on each template.
+# Twice: as cdk.json sets it, and with every optional resource on (the CloudFront signer,
+# a KMS bucket, destroy's auto-delete, the default bus, upload expiry), so each is checked.
+INFRA_ALTERNATIVE := -c signer=cloudfront -c bucket_kms=true -c removal_policy=destroy \
+	-c event_bus=default -c upload_expiry_days=30
 infra-checks: install $(CHECKOV_INSTALLED)
 	$(BIN)/python -m infra.checks all --checkov $(CHECKOV)
+	$(BIN)/python -m infra.checks all --checkov $(CHECKOV) $(INFRA_ALTERNATIVE)
 
 # The CDK command line pinned in package.json (and package-lock.json): `npx cdk ...` runs it.
 # Reinstalled only when the lock file changes (npm ci writes node_modules/.package-lock.json).

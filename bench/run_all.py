@@ -36,6 +36,7 @@ BENCHMARKS: tuple[tuple[str, str, float], ...] = (
     ("bytes_read", "Bytes read per drop (validation's ranged GETs)", 120),
     ("writes_per_lifecycle", "Writes per lifecycle (one combined drop, upload → completed)", 120),
     ("asset_size", "Lambda code asset (cdk synth)", 300),
+    ("powertools_choice", "Powertools: bundled in the asset vs its public layer", 360),
     ("preflight_check", "Pre-flight check (replicas check, 2-min 1080p30 recording)", 120),
     ("prepare_speed", "Prepare speed (replicas prepare, 2-min 4K60 HEVC .mov)", 420),
     ("rate_limited_burst", "Rate-limited burst (200 drops at once, Tavus at 2/s)", 300),

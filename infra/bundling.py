@@ -1,19 +1,21 @@
 """The one code asset of every function: ``replica_pipeline`` plus its wheels, without Docker.
 
-The pinned runtime dependencies come from ``pyproject.toml`` (one home for
-each pin). boto3 ships with the Lambda runtime and Powertools (with pydantic
-and the X-Ray SDK) with its public layer, so neither is bundled.
+The wheels come from ``requirements/functions.lock`` (``make lock`` writes it
+from ``[project].dependencies``): every transitive runtime dependency, pinned
+with its hashes and resolved for Lambda's arm64 Python. pip installs exactly
+those (``--require-hashes --no-deps``), so the same lock gives the same bundle.
+Powertools is bundled too, at the version the tests run; only boto3 and
+botocore, which the Lambda runtime provides, are left out.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 import subprocess
 import sys
-import tomllib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +27,23 @@ ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
 PACKAGE = "replica_pipeline"
 PYPROJECT = ROOT / "pyproject.toml"
+# Every runtime dependency of the functions, with hashes (make lock).
+LOCK = ROOT / "requirements" / "functions.lock"
+# The packages uv leaves out of the lock's resolution (make lock passes it as --excludes).
+PROVIDED_LIST = ROOT / "requirements" / "provided-by-lambda.txt"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 # Wheels for Lambda's arm64 Python (Amazon Linux 2023, glibc 2.34).
 WHEEL_PLATFORM = "manylinux2014_aarch64"
 
-# Provided at run time: boto3 by the Lambda runtime, Powertools by its layer.
-PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore", "aws-lambda-powertools"})
+# Provided by the Lambda runtime, so neither locked nor bundled (with what only they need).
+PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore"})
 
 # Byte-code caches: never shipped, never part of the asset's hash.
 EXCLUDE = ("**/__pycache__", "**/*.pyc")
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 
 
 def runtime_python_version() -> str:
@@ -46,31 +54,50 @@ def runtime_python_version() -> str:
     return match.group(1)
 
 
-def _distribution_name(requirement: str) -> str:
+def distribution_name(requirement: str) -> str:
+    """The normalized name (PEP 503) of a requirement: ``aws-lambda-powertools[tracer]==3`` ->
+    ``aws-lambda-powertools``."""
     name = re.split(r"[\s<>=!~;\[@]", requirement.strip(), maxsplit=1)[0]
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def bundled_requirements(pyproject: Path = PYPROJECT) -> tuple[str, ...]:
-    """The ``[project].dependencies`` pins the functions need and the runtime does not provide."""
-    with pyproject.open("rb") as file:
-        dependencies: list[str] = tomllib.load(file)["project"]["dependencies"]
-    return tuple(
-        requirement
-        for requirement in dependencies
-        if _distribution_name(requirement) not in PROVIDED_BY_RUNTIME
-    )
+def locked_versions(lock: Path = LOCK) -> dict[str, str]:
+    """``{normalized name: version}`` of every package the lock pins."""
+    return {distribution_name(name): version for name, version in _PIN.findall(lock.read_text())}
+
+
+def lambda_platform_options() -> list[str]:
+    """pip's options to fetch wheels for Lambda's platform rather than this machine's."""
+    return [
+        "--platform",
+        WHEEL_PLATFORM,
+        "--python-version",
+        runtime_python_version(),
+        "--implementation",
+        "cp",
+    ]
 
 
 @jsii.implements(ILocalBundling)
 class PipInstallLocally:
-    """Bundles on this machine: pip fetches manylinux wheels for the Lambda platform, no Docker."""
+    """Bundles on this machine: pip fetches the locked manylinux wheels for the Lambda platform,
+    checks each against the lock's hashes, and resolves nothing itself (no Docker needed)."""
 
-    def __init__(self, requirements: Sequence[str], source: Path = FUNCTIONS_DIR / PACKAGE) -> None:
-        self.requirements = tuple(requirements)
+    def __init__(
+        self,
+        lock: Path = LOCK,
+        source: Path = FUNCTIONS_DIR / PACKAGE,
+        *,
+        for_lambda: bool = True,
+    ) -> None:
+        self.lock = lock
         self.source = source
+        # False: wheels for this machine, so the bundle can be imported here (benchmarks and
+        # the import test); same lock, same versions, other compiled files.
+        self.for_lambda = for_lambda
 
     def pip_command(self, output_dir: str) -> list[str]:
+        platform = lambda_platform_options() if self.for_lambda else []
         return [
             sys.executable,
             "-m",
@@ -81,14 +108,13 @@ class PipInstallLocally:
             "--no-compile",  # .pyc from this interpreter would not match the runtime's
             "--target",
             output_dir,
-            "--platform",
-            WHEEL_PLATFORM,
+            *platform,
             "--only-binary=:all:",
-            "--python-version",
-            runtime_python_version(),
-            "--implementation",
-            "cp",
-            *self.requirements,
+            # The lock is the whole resolution: a missing or tampered wheel fails the build.
+            "--require-hashes",
+            "--no-deps",
+            "--requirement",
+            str(self.lock),
         ]
 
     def try_bundle(self, output_dir: str, *options: Any, **option_fields: Any) -> bool:
@@ -106,24 +132,25 @@ class PipInstallLocally:
         return True
 
 
-def asset_hash(requirements: Sequence[str], source: Path = FUNCTIONS_DIR / PACKAGE) -> str:
-    """Covers the package source, the pins and the target platform: a new pin rebuilds the asset
-    even when no source file changed, and an unchanged tree reuses the bundle in cdk.out."""
+def asset_hash(lock: Path = LOCK, source: Path = FUNCTIONS_DIR / PACKAGE) -> str:
+    """Covers the package source, the lock and the target platform: a relocked dependency
+    rebuilds the asset even when no source file changed, and an unchanged tree reuses the
+    bundle in cdk.out."""
+    lock_digest = hashlib.sha256(lock.read_bytes()).hexdigest()
     return FileSystem.fingerprint(
         str(source),
         exclude=list(EXCLUDE),
-        extra_hash=json.dumps([list(requirements), RUNTIME.name, WHEEL_PLATFORM]),
+        extra_hash=json.dumps([lock_digest, RUNTIME.name, WHEEL_PLATFORM]),
     )
 
 
 def functions_code() -> lambda_.Code:
     """The shared asset of every function."""
-    requirements = bundled_requirements()
     return lambda_.Code.from_asset(
         str(FUNCTIONS_DIR),
-        asset_hash=asset_hash(requirements),
+        asset_hash=asset_hash(),
         bundling=BundlingOptions(
             image=RUNTIME.bundling_image,
-            local=PipInstallLocally(requirements),
+            local=PipInstallLocally(),
         ),
     )

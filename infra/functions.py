@@ -1,4 +1,4 @@
-"""What every function shares (code asset, Powertools layer, environment, logging) and the
+"""What every function shares (code asset with Powertools bundled, environment, logging) and the
 ``PipelineFunction`` construct that builds one function from a handler and its limits."""
 
 from __future__ import annotations
@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.bundling import ARCHITECTURE, RUNTIME, functions_code, runtime_python_version
+from infra.bundling import ARCHITECTURE, RUNTIME, functions_code
 from infra.checkov import skip_checks
 from infra.nag import acknowledge
 from infra.settings import UPLOAD_PREFIX, StackSettings
@@ -22,8 +22,6 @@ from replica_pipeline.observability import METRICS_NAMESPACE
 
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
-# Publisher of the public Powertools for AWS Lambda layers (aws partition).
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
 _RETENTION: dict[int, logs.RetentionDays] = {
     1: logs.RetentionDays.ONE_DAY,
@@ -63,15 +61,23 @@ class EnvironmentInputs:
     table_name: str
     tavus_api_key_secret_arn: str
     callback_hmac_secret_arn: str
-    signer_secret_arn: str
+    # The iam_user signer's secret; None with the cloudfront signer (signer_environment).
+    signer_secret_arn: str | None
     callback_base_url: str
     event_bus_name: str
     # The ingest claim's lease: longer than the ingest timeout, so a live invocation keeps it.
     submit_lease: Duration
+    # The cloudfront signer's settings (infra.signers.cloudfront_environment).
+    signer_environment: Mapping[str, str] | None = None
 
 
 def lambda_environment(settings: StackSettings, inputs: EnvironmentInputs) -> dict[str, str]:
     """The environment of every function, named by ``replica_pipeline.config``."""
+    signer = (
+        {config.SIGNER_SECRET_ARN: inputs.signer_secret_arn}
+        if inputs.signer_secret_arn is not None
+        else {}
+    )
     return {
         config.TABLE_NAME: inputs.table_name,
         config.UPLOAD_PREFIX: UPLOAD_PREFIX,
@@ -80,7 +86,8 @@ def lambda_environment(settings: StackSettings, inputs: EnvironmentInputs) -> di
         config.TAVUS_API_KEY_SECRET_ARN: inputs.tavus_api_key_secret_arn,
         config.CALLBACK_BASE_URL: inputs.callback_base_url,
         config.CALLBACK_HMAC_SECRET_ARN: inputs.callback_hmac_secret_arn,
-        config.SIGNER_SECRET_ARN: inputs.signer_secret_arn,
+        **signer,
+        **(inputs.signer_environment or {}),
         config.PRESIGN_HOURS: str(settings.presign_hours),
         config.EVENT_BUS_NAME: inputs.event_bus_name,
         config.PAIR_TIMEOUT_HOURS: str(settings.pair_timeout_hours),
@@ -90,19 +97,6 @@ def lambda_environment(settings: StackSettings, inputs: EnvironmentInputs) -> di
     }
 
 
-def powertools_layer_arn(scope: Construct, version: int) -> str:
-    """The public Powertools V3 layer built for our runtime and architecture, in our region."""
-    python = runtime_python_version().replace(".", "")
-    architecture = ARCHITECTURE.name  # "arm64" or "x86_64", as the layer names spell them
-    return Stack.of(scope).format_arn(
-        service="lambda",
-        account=POWERTOOLS_LAYER_ACCOUNT,
-        resource="layer",
-        resource_name=f"AWSLambdaPowertoolsPythonV3-python{python}-{architecture}:{version}",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
-
-
 @dataclass(frozen=True)
 class FunctionsRuntimeProps:
     settings: StackSettings
@@ -110,16 +104,15 @@ class FunctionsRuntimeProps:
 
 
 class FunctionsRuntime(Construct):
-    """The parts every function shares: one code asset, the Powertools layer, one environment."""
+    """The parts every function shares: one code asset (Powertools bundled), one environment.
+
+    No public Powertools layer: the asset carries the version pyproject.toml pins and the
+    tests run, from the lock, and works in every partition (the layer's account differs in
+    China and GovCloud, and its versions lag PyPI's)."""
 
     def __init__(self, scope: Construct, construct_id: str, props: FunctionsRuntimeProps) -> None:
         super().__init__(scope, construct_id)
         self.code = functions_code()
-        self.powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "Powertools",
-            powertools_layer_arn(self, props.settings.powertools_layer_version),
-        )
         self.environment = dict(props.environment)
         self.log_retention = log_retention(props.settings.log_retention_days)
         self.removal_policy = (
@@ -144,7 +137,7 @@ class FunctionSpec:
 
 
 class PipelineFunction(Construct):
-    """One function: arm64, Powertools layer, active tracing, its own role and log group."""
+    """One function: arm64, the shared asset, active tracing, its own role and log group."""
 
     def __init__(
         self,
@@ -177,7 +170,6 @@ class PipelineFunction(Construct):
             architecture=ARCHITECTURE,
             handler=spec.handler,
             code=runtime.code,
-            layers=[runtime.powertools],
             environment=runtime.environment,
             timeout=spec.timeout,
             memory_size=spec.memory_size,
@@ -196,9 +188,9 @@ class PipelineFunction(Construct):
             acknowledge(
                 self.function,
                 rule,
-                f"Pinned to {RUNTIME.name}: the public Powertools layer we use is built for it "
-                "(pydantic-core is compiled per CPython version) and the bundled wheels are "
-                "resolved for it; moving on means changing both together.",
+                f"Pinned to {RUNTIME.name}: requirements/functions.lock is resolved for it and "
+                "the bundled wheels are built for it (pydantic-core per CPython version); "
+                "moving on means relocking and rebuilding together.",
             )
         default_policy = self.role.node.try_find_child("DefaultPolicy")
         if default_policy is not None:

@@ -20,6 +20,7 @@ from infra.checkov import skip_checks
 from infra.functions import FunctionSpec, FunctionsRuntime, PipelineFunction
 from infra.nag import acknowledge, nag_reference
 from infra.secrets import PipelineSecrets
+from infra.signers import CloudFrontSigner
 from infra.storage import ReplicasTable, UploadsBucket
 from replica_pipeline.config import INGEST_QUEUE_URL, INGEST_TIMEOUT_SECONDS
 
@@ -45,6 +46,8 @@ class IngestProps:
     event_bus: events.IEventBus
     max_concurrency: int
     dlq_max_receive_count: int
+    # The cloudfront signer, whose private key ingest reads; None with the iam_user signer.
+    cloudfront_signer: CloudFrontSigner | None = None
 
 
 class Ingest(Construct):
@@ -169,7 +172,11 @@ class Ingest(Construct):
                 resources=[
                     secrets.tavus_api_key.secret_arn,
                     secrets.callback_hmac_key.secret_arn,
-                    secrets.signer_credentials.secret_arn,
+                    (
+                        props.cloudfront_signer.key_secret.secret_arn
+                        if props.cloudfront_signer is not None
+                        else secrets.signer_credentials.secret_arn
+                    ),
                 ],
             )
         )

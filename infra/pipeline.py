@@ -48,6 +48,7 @@ from infra.operations import Operations, OperationsProps
 from infra.reconciler import Reconciler, ReconcilerProps
 from infra.secrets import PipelineSecrets, PipelineSecretsProps
 from infra.settings import UPLOAD_PREFIX, StackSettings
+from infra.signers import CloudFrontSigner, CloudFrontSignerProps, cloudfront_environment
 from infra.status_events import StatusEvents, StatusEventsProps
 from infra.storage import ReplicasTable, UploadsBucket, UploadsBucketProps
 
@@ -102,8 +103,19 @@ class ReplicaPipeline(Construct):
                 uploads=self.uploads,
                 removal_policy=removal,
                 signer_key_serial=settings.signer_key_serial,
+                iam_user_signer=not settings.uses_cloudfront_signer,
             ),
         )
+        # signer=cloudfront: CloudFront signed URLs instead of an IAM user's access key.
+        self.cloudfront_signer: CloudFrontSigner | None = None
+        if settings.uses_cloudfront_signer:
+            self.cloudfront_signer = CloudFrontSigner(
+                self,
+                "CloudFrontSigner",
+                CloudFrontSignerProps(
+                    settings=settings, uploads=self.uploads, removal_policy=removal
+                ),
+            )
         self.status_events = StatusEvents(
             self,
             "StatusEvents",
@@ -134,7 +146,16 @@ class ReplicaPipeline(Construct):
                         table_name=self.replicas.table.table_name,
                         tavus_api_key_secret_arn=self.secrets.tavus_api_key.secret_arn,
                         callback_hmac_secret_arn=self.secrets.callback_hmac_key.secret_arn,
-                        signer_secret_arn=self.secrets.signer_credentials.secret_arn,
+                        signer_secret_arn=(
+                            self.secrets.signer_credentials.secret_arn
+                            if self.secrets.iam_user_signer
+                            else None
+                        ),
+                        signer_environment=(
+                            cloudfront_environment(self.cloudfront_signer)
+                            if self.cloudfront_signer
+                            else None
+                        ),
                         callback_base_url=self.api.callback_base_url,
                         event_bus_name=self.status_events.bus_name,
                         submit_lease=ingest.SUBMIT_LEASE,
@@ -153,6 +174,7 @@ class ReplicaPipeline(Construct):
                 event_bus=self.status_events.bus,
                 max_concurrency=settings.ingest_max_concurrency,
                 dlq_max_receive_count=settings.dlq_max_receive_count,
+                cloudfront_signer=self.cloudfront_signer,
             ),
         )
         self.callbacks = CallbackEndpoint(

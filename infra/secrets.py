@@ -1,5 +1,8 @@
 """The three secrets the functions read, and the signer: a long-lived IAM user key.
 
+With the ``signer=cloudfront`` setting there is no signer user, key or secret here:
+CloudFront signed URLs replace them (infra/signers.py).
+
 Pre-signed URLs die with the credentials that signed them, and a Lambda role's
 credentials live for hours at most; Tavus may download a day later. So the
 ingest function signs with the access key of a dedicated IAM user that can read
@@ -25,6 +28,7 @@ Rotation
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aws_cdk import RemovalPolicy, SecretValue
 from aws_cdk import aws_iam as iam
@@ -45,6 +49,8 @@ class PipelineSecretsProps:
     removal_policy: RemovalPolicy
     # Incrementing it replaces the signer's access key (see "Rotation" above).
     signer_key_serial: int = 1
+    # False for the cloudfront signer: no IAM user, no access key, no signer secret.
+    iam_user_signer: bool = True
 
 
 class PipelineSecrets(Construct):
@@ -85,12 +91,27 @@ class PipelineSecrets(Construct):
             "(infra/secrets.py, 'Rotation').",
         )
 
+        self.iam_user_signer = props.iam_user_signer
+        self._signer_group: iam.Group | None = None
+        self._signer: iam.User | None = None
+        self._signer_credentials: secretsmanager.Secret | None = None
+        if props.iam_user_signer:
+            self._iam_user_signer(props)
+
+        for secret in self.all_secrets:
+            skip_checks(
+                secret,
+                CKV_AWS_149="Encrypted with the AWS-managed key aws/secretsmanager; only the "
+                "functions' roles may read each secret, which IAM enforces per secret ARN.",
+            )
+
+    def _iam_user_signer(self, props: PipelineSecretsProps) -> None:
         # The signer may read uploads and nothing else: one statement, written here rather
         # than bucket.grant_read (which adds s3:GetBucket*, s3:List* and every object). The
         # policy goes to a group of its own, the signer's only group (IAM's advice: no
         # policies on users).
-        self.signer_group = iam.Group(self, "SignerGroup")
-        self.signer = iam.User(self, "Signer", groups=[self.signer_group])
+        self._signer_group = group = iam.Group(self, "SignerGroup")
+        self._signer = signer = iam.User(self, "Signer", groups=[group])
         self.signer_policy = iam.Policy(
             self,
             "SignerPolicy",
@@ -99,7 +120,7 @@ class PipelineSecrets(Construct):
                 # With the bucket_kms setting, reading an object also means decrypting it.
                 *props.uploads.decrypt_statements(),
             ],
-            groups=[self.signer_group],
+            groups=[group],
         )
         acknowledge(
             self.signer_policy,
@@ -109,9 +130,9 @@ class PipelineSecrets(Construct):
         )
 
         self.signer_key = iam.AccessKey(
-            self, "SignerKey", user=self.signer, serial=props.signer_key_serial
+            self, "SignerKey", user=signer, serial=props.signer_key_serial
         )
-        self.signer_credentials = secretsmanager.Secret(
+        self._signer_credentials = credentials = secretsmanager.Secret(
             self,
             "SignerCredentials",
             description="Access key of the signer IAM user (pre-signs Tavus download URLs).",
@@ -123,20 +144,37 @@ class PipelineSecrets(Construct):
             removal_policy=props.removal_policy,
         )
         acknowledge(
-            self.signer_credentials,
+            credentials,
             "AwsSolutions-SMG4",
             "The signer key is rotated through CloudFormation (signer_key_serial), "
             "which replaces the IAM access key and this value together; a rotation "
             "function would fork that state out of the stack.",
         )
 
-        for secret in self.all_secrets:
-            skip_checks(
-                secret,
-                CKV_AWS_149="Encrypted with the AWS-managed key aws/secretsmanager; only the "
-                "functions' roles may read each secret, which IAM enforces per secret ARN.",
-            )
+    @property
+    def signer_group(self) -> iam.Group:
+        return _iam_user_part(self._signer_group, "signer group")
+
+    @property
+    def signer(self) -> iam.User:
+        """The IAM user whose key signs the URLs (the iam_user signer only)."""
+        return _iam_user_part(self._signer, "signer user")
+
+    @property
+    def signer_credentials(self) -> secretsmanager.Secret:
+        """The secret with the signer user's access key (the iam_user signer only)."""
+        return _iam_user_part(self._signer_credentials, "signer secret")
 
     @property
     def all_secrets(self) -> tuple[secretsmanager.Secret, ...]:
-        return (self.tavus_api_key, self.callback_hmac_key, self.signer_credentials)
+        signer = () if self._signer_credentials is None else (self._signer_credentials,)
+        return (self.tavus_api_key, self.callback_hmac_key, *signer)
+
+
+T = TypeVar("T")
+
+
+def _iam_user_part(part: T | None, what: str) -> T:
+    if part is None:
+        raise AttributeError(f"signer=cloudfront: there is no {what} (see infra/signers.py)")
+    return part

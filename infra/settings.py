@@ -21,6 +21,8 @@ from replica_pipeline.config import (
     DEFAULT_UPLOAD_PREFIX,
     MAX_PRESIGN_HOURS,
     MIN_PRESIGN_HOURS,
+    SIGNER_CLOUDFRONT,
+    SIGNERS,
     TAVUS_VOCABULARIES,
 )
 
@@ -35,11 +37,17 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
 
 RemovalPolicyName = Literal["retain", "destroy"]
 EventBusChoice = Literal["custom", "default"]
+SignerChoice = Literal["iam_user", "cloudfront"]
 
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 T = TypeVar("T")
+
+# The values replica_pipeline.config.SIGNERS names, typed for this dataclass.
+_SIGNERS: tuple[SignerChoice, ...] = ("iam_user", "cloudfront")
+if set(_SIGNERS) != set(SIGNERS):
+    raise RuntimeError("infra/settings.py's signers differ from replica_pipeline.config.SIGNERS")
 
 
 class SettingsError(ValueError):
@@ -75,16 +83,22 @@ class StackSettings:
     callback_burst_limit: int = 20
     # "custom": a bus named replica-pipeline-<stage>; "default": the account's default bus.
     event_bus: EventBusChoice = "custom"
-    # Version of the public Powertools for AWS Lambda (Python) V3 layer.
-    powertools_layer_version: int = 27
     # Retention of every log group the stack creates.
     log_retention_days: int = 30
     # Tavus's API base URL.
     tavus_api_url: str = DEFAULT_TAVUS_API_URL
     # Tavus's names the functions speak: "replicas" (/v2/replicas) or "faces" (/v2/faces).
     tavus_api_vocabulary: str = DEFAULT_TAVUS_VOCABULARY
-    # Increment to replace the signer's access key (see infra/secrets.py, "Rotation").
+    # Increment to replace the signer's key: the IAM user's access key (infra/secrets.py,
+    # "Rotation") or, with signer=cloudfront, the CloudFront key pair (infra/signers.py).
     signer_key_serial: int = 1
+    # What signs Tavus's download URLs: "iam_user" (an IAM user's access key, SigV4) or
+    # "cloudfront" (CloudFront signed URLs; no IAM user, for accounts whose SCPs forbid them).
+    signer: SignerChoice = "iam_user"
+
+    @property
+    def uses_cloudfront_signer(self) -> bool:
+        return self.signer == SIGNER_CLOUDFRONT
 
     @property
     def retain(self) -> bool:
@@ -149,9 +163,6 @@ class StackSettings:
                 "callback_burst_limit", defaults.callback_burst_limit, 1, 5_000
             ),
             event_bus=read.choice("event_bus", defaults.event_bus, ("custom", "default")),
-            powertools_layer_version=read.integer(
-                "powertools_layer_version", defaults.powertools_layer_version, 1, 10_000
-            ),
             log_retention_days=read.member(
                 "log_retention_days", defaults.log_retention_days, LOG_RETENTION_DAYS
             ),
@@ -162,6 +173,7 @@ class StackSettings:
             signer_key_serial=read.integer(
                 "signer_key_serial", defaults.signer_key_serial, 1, 1_000_000
             ),
+            signer=read.choice("signer", defaults.signer, _SIGNERS),
         )
 
 

@@ -46,11 +46,7 @@ class ReplicaPipelineStack(Stack):
                 pipeline.secrets.callback_hmac_key.secret_arn,
                 "Key of the callback tokens",
             ),
-            "SignerSecretArn": (
-                pipeline.secrets.signer_credentials.secret_arn,
-                "Access key that pre-signs Tavus download URLs",
-            ),
-            "SignerUserName": (pipeline.secrets.signer.user_name, "IAM user of the signer key"),
+            **self._signer_outputs(),
             "EventBusName": (pipeline.status_events.bus_name, "Replica Status Changed events"),
             "DashboardUrl": (pipeline.operations.dashboard_url, "CloudWatch dashboard"),
             "AlarmTopicArn": (pipeline.operations.topic.topic_arn, "Subscribe to receive alarms"),
@@ -62,3 +58,25 @@ class ReplicaPipelineStack(Stack):
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
+
+    def _signer_outputs(self) -> dict[str, tuple[str, str]]:
+        cloudfront = self.pipeline.cloudfront_signer
+        if cloudfront is not None:
+            return {
+                "SignerDistributionDomain": (
+                    cloudfront.distribution.distribution_domain_name,
+                    "CloudFront distribution that serves the signed Tavus download URLs",
+                ),
+                "SignerKeySecretArn": (
+                    cloudfront.key_secret.secret_arn,
+                    "Private key of the CloudFront key pair that signs Tavus download URLs",
+                ),
+            }
+        secrets = self.pipeline.secrets
+        return {
+            "SignerSecretArn": (
+                secrets.signer_credentials.secret_arn,
+                "Access key that pre-signs Tavus download URLs",
+            ),
+            "SignerUserName": (secrets.signer.user_name, "IAM user of the signer key"),
+        }

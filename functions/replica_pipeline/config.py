@@ -20,6 +20,14 @@ TAVUS_API_KEY_SECRET_ARN = "TAVUS_API_KEY_SECRET_ARN"  # nosec B105 # noqa: S105
 CALLBACK_BASE_URL = "CALLBACK_BASE_URL"
 CALLBACK_HMAC_SECRET_ARN = "CALLBACK_HMAC_SECRET_ARN"  # nosec B105 # noqa: S105 - a variable name
 SIGNER_SECRET_ARN = "SIGNER_SECRET_ARN"  # nosec B105 # noqa: S105 - a variable name
+# Which signer makes Tavus's download URLs: one of SIGNERS.
+SIGNER = "SIGNER"
+# The cloudfront signer: the distribution's base URL (https://<domain>), the id CloudFront
+# gives its public key, the secret holding the private key and the key serial it must carry.
+CLOUDFRONT_URL = "CLOUDFRONT_URL"
+CLOUDFRONT_KEY_PAIR_ID = "CLOUDFRONT_KEY_PAIR_ID"
+CLOUDFRONT_KEY_SECRET_ARN = "CLOUDFRONT_KEY_SECRET_ARN"  # nosec B105 # noqa: S105 - a variable name
+CLOUDFRONT_KEY_SERIAL = "CLOUDFRONT_KEY_SERIAL"
 PRESIGN_HOURS = "PRESIGN_HOURS"
 MIN_DURATION_SECONDS = "MIN_DURATION_SECONDS"
 MIN_DURATION_BY_MODEL = "MIN_DURATION_BY_MODEL"
@@ -62,6 +70,12 @@ DEFAULT_UPLOAD_PREFIX = "uploads/"
 # Never change this text: a new template value would overwrite a real key on deploy.
 TAVUS_API_KEY_PLACEHOLDER = "REPLACE-ME-with-your-Tavus-API-key"
 MIN_PRESIGN_HOURS = 24
+# "iam_user": SigV4 URLs signed with a dedicated IAM user's access key (SIGNER_SECRET_ARN).
+# "cloudfront": CloudFront signed URLs, for accounts whose SCPs forbid IAM users and keys.
+SIGNER_IAM_USER = "iam_user"
+SIGNER_CLOUDFRONT = "cloudfront"
+SIGNERS = (SIGNER_IAM_USER, SIGNER_CLOUDFRONT)
+DEFAULT_SIGNER = SIGNER_IAM_USER
 # Tavus's requirements page: "webm or mp4 (H.264 + AAC)"; .mov is refused with the fix.
 DEFAULT_CONTAINERS = (".mp4", ".webm")
 # Each model's guide: Phoenix-3 asks for 1 min talking + 1 min silence, Phoenix-4 for
@@ -162,12 +176,24 @@ class ReconcileSettings:
 
 
 @dataclass(frozen=True)
+class CloudFrontSigning:
+    """Where the cloudfront signer's URLs point and what signs them."""
+
+    url: str  # https://<distribution domain> (a loopback stand-in locally)
+    key_pair_id: str
+    key_secret_arn: str
+    # The serial the key secret must carry: a mismatch means a rotation is deploying.
+    key_serial: str
+
+
+@dataclass(frozen=True)
 class Settings:
     table_name: str
     upload_prefix: str
     callback_base_url: str
     callback_hmac_secret_arn: str
-    signer_secret_arn: str
+    # The IAM user's key; None with the cloudfront signer, which has no such user.
+    signer_secret_arn: str | None
     presign_lifetime: timedelta
     submit_lease: timedelta
     limits: ValidationLimits
@@ -181,6 +207,8 @@ class Settings:
     event_bus_name: str = "default"
     reconcile: ReconcileSettings = ReconcileSettings()
     ingest_queue_url: str | None = None  # set for the status API, which queues retries
+    signer: str = DEFAULT_SIGNER
+    cloudfront: CloudFrontSigning | None = None  # set with the cloudfront signer
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -195,12 +223,25 @@ class Settings:
         prefix = reader.text(UPLOAD_PREFIX, default=DEFAULT_UPLOAD_PREFIX)
         if not prefix.endswith("/"):
             raise ConfigError(f"{UPLOAD_PREFIX}={prefix!r} must end with '/'")
+        signer = reader.text(SIGNER, default=DEFAULT_SIGNER).lower()
+        if signer not in SIGNERS:
+            raise ConfigError(f"{SIGNER}={signer!r} must be one of " + ", ".join(SIGNERS))
+        cloudfront = None
+        if signer == SIGNER_CLOUDFRONT:
+            cloudfront = CloudFrontSigning(
+                url=reader.url(CLOUDFRONT_URL).rstrip("/"),
+                key_pair_id=reader.text(CLOUDFRONT_KEY_PAIR_ID),
+                key_secret_arn=reader.text(CLOUDFRONT_KEY_SECRET_ARN),
+                key_serial=reader.text(CLOUDFRONT_KEY_SERIAL),
+            )
         return cls(
             table_name=reader.text(TABLE_NAME),
             upload_prefix=prefix,
             callback_base_url=reader.url(CALLBACK_BASE_URL),
             callback_hmac_secret_arn=reader.text(CALLBACK_HMAC_SECRET_ARN),
-            signer_secret_arn=reader.text(SIGNER_SECRET_ARN),
+            signer_secret_arn=(reader.text(SIGNER_SECRET_ARN) if cloudfront is None else None),
+            signer=signer,
+            cloudfront=cloudfront,
             presign_lifetime=timedelta(hours=presign_hours),
             submit_lease=timedelta(seconds=reader.number(SUBMIT_LEASE_SECONDS, default=300.0)),
             create_settle=timedelta(seconds=reader.number(CREATE_SETTLE_SECONDS, default=120.0)),

@@ -3,7 +3,9 @@
 A URL signed with temporary credentials (a Lambda role's, an SSO session's)
 dies with the session, whatever ``ExpiresIn`` says, long before Tavus gets to
 download it. So we sign only with a long-lived IAM user key, kept in Secrets
-Manager, and refuse anything else.
+Manager, and refuse anything else; or, with the ``cloudfront`` signer, hand out
+CloudFront signed URLs (``replica_pipeline.cloudfront_signer``), which no IAM
+credentials sign at all.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from replica_pipeline.cloudfront_signer import CloudFrontUrlSigner
 from replica_pipeline.config import MAX_PRESIGN_HOURS, MIN_PRESIGN_HOURS
 
 TEMPORARY_KEY_PREFIX = "ASIA"
@@ -80,10 +83,17 @@ def presign_get(
     lifetime: timedelta,
     version_id: str | None = None,
 ) -> str:
-    """A GET URL for one object version, valid for ``lifetime`` (24 h to 7 days)."""
+    """A GET URL for one object version, valid for ``lifetime`` (24 h to 7 days).
+
+    ``client`` is what ``runtime.signing_client`` gives: an S3 client signing with the
+    signer user's key (SigV4), or a ``CloudFrontUrlSigner`` (the ``cloudfront`` signer).
+    """
     hours = lifetime.total_seconds() / 3600
     if not MIN_PRESIGN_HOURS <= hours <= MAX_PRESIGN_HOURS:
         raise ValueError(f"pre-sign lifetime {hours:g} h is outside 24 h to 7 days")
+    if isinstance(client, CloudFrontUrlSigner):
+        # The distribution serves this one bucket: the key (and version) name the object.
+        return client.signed_get_url(key, lifetime, version_id)
     params: dict[str, str] = {"Bucket": bucket, "Key": key}
     if version_id and version_id != "null":
         params["VersionId"] = version_id

@@ -10,9 +10,12 @@ from functools import cache
 from typing import Any
 
 from replica_pipeline.aws import events_client, region, replicas_table, secret_text, sqs_client
+from replica_pipeline.cloudfront_signer import CloudFrontUrlSigner, SigningKey
 from replica_pipeline.config import (
     INGEST_QUEUE_URL,
+    SIGNER_SECRET_ARN,
     TAVUS_API_KEY_PLACEHOLDER,
+    CloudFrontSigning,
     TavusSettings,
     load_settings,
 )
@@ -57,7 +60,14 @@ def tavus_client(settings: TavusSettings | None = None) -> TavusClient:
 
 
 def signing_client() -> Any:
-    return _signing_client_for(secret_text(load_settings().signer_secret_arn))
+    """What ``presigner.presign_get`` signs with: the signer the ``SIGNER`` setting names."""
+    settings = load_settings()
+    if settings.cloudfront is not None:
+        cloudfront = settings.cloudfront
+        return _cloudfront_signer_for(cloudfront, secret_text(cloudfront.key_secret_arn))
+    if settings.signer_secret_arn is None:
+        raise RuntimeError(f"{SIGNER_SECRET_ARN} is not set for this function")
+    return _signing_client_for(secret_text(settings.signer_secret_arn))
 
 
 def callback_key() -> bytes:
@@ -73,3 +83,13 @@ def _tavus_client_for(settings: TavusSettings, api_key: str) -> TavusClient:
 @cache
 def _signing_client_for(secret: str) -> Any:
     return make_signing_client(SignerCredentials.from_secret(secret), region())
+
+
+@cache
+def _cloudfront_signer_for(settings: CloudFrontSigning, secret: str) -> CloudFrontUrlSigner:
+    return CloudFrontUrlSigner(
+        settings.url,
+        settings.key_pair_id,
+        SigningKey.from_secret(secret),
+        expected_serial=settings.key_serial,
+    )

@@ -3,6 +3,12 @@
 Same table schema (imported from the functions package), same bucket
 notification, same queue and dead-letter queue, same secrets, and a signer IAM
 user whose long-lived key (``AKIA…``) signs the pre-signed URLs, as in AWS.
+
+With ``signer="cloudfront"`` it also makes the CloudFront key pair the way the CDK
+stack's custom resource does (the same handler code writes the private key to a
+secret and answers the public key), for the loopback stand-in of the distribution
+(``replica_pipeline_local.cloudfront_edge``). The signer user is made all the same:
+the handlers of a cloudfront stack are never told about it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 import boto3
 
-from replica_pipeline.config import DEFAULT_UPLOAD_PREFIX
+from replica_pipeline.config import DEFAULT_SIGNER, DEFAULT_UPLOAD_PREFIX, SIGNER_CLOUDFRONT
 from replica_pipeline.events import DETAIL_TYPE, EVENT_SOURCE
 from replica_pipeline.table_schema import create_table_request
 
@@ -37,6 +43,11 @@ class LocalResources:
     signer_user: str
     event_bus: str
     events_queue_url: str
+    # The cloudfront signer's key pair (None with the iam_user signer).
+    cloudfront_key_secret_arn: str | None = None
+    cloudfront_key_pair_id: str | None = None
+    cloudfront_public_key_pem: str | None = None
+    cloudfront_key_serial: str = "1"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +60,7 @@ def bootstrap(
     tavus_api_key: str,
     stage: str = "local",
     visibility_timeout_seconds: int = 30,
+    signer: str = DEFAULT_SIGNER,
 ) -> LocalResources:
     session = boto3.session.Session(region_name=region)
 
@@ -148,6 +160,8 @@ def bootstrap(
         )["ARN"]
         return arn
 
+    key_pair = _cloudfront_key_pair(secretsmanager, stage) if signer == SIGNER_CLOUDFRONT else None
+
     return LocalResources(
         region=region,
         bucket=bucket,
@@ -170,13 +184,56 @@ def bootstrap(
         signer_user=signer_user,
         event_bus=event_bus,
         events_queue_url=events_queue_url,
+        cloudfront_key_secret_arn=key_pair.secret_arn if key_pair else None,
+        cloudfront_key_pair_id=key_pair.key_pair_id if key_pair else None,
+        cloudfront_public_key_pem=key_pair.public_key_pem if key_pair else None,
+        cloudfront_key_serial=key_pair.serial if key_pair else "1",
+    )
+
+
+@dataclass(frozen=True)
+class _CloudFrontKeyPair:
+    secret_arn: str
+    key_pair_id: str
+    public_key_pem: str
+    serial: str
+
+
+def _cloudfront_key_pair(secretsmanager: Any, stage: str) -> _CloudFrontKeyPair:
+    """The key pair as the stack's custom resource makes it, with an id like CloudFront's."""
+    from replica_pipeline.handlers.signing_key import PUBLIC_KEY_ATTRIBUTE, on_event
+
+    serial = "1"
+    arn: str = secretsmanager.create_secret(
+        Name=f"replica-pipeline/{stage}/cloudfront-signing-key",
+        SecretString="placeholder until the key pair is made",
+    )["ARN"]
+    answer = on_event(
+        {"RequestType": "Create", "ResourceProperties": {"SecretArn": arn, "Serial": serial}},
+        secretsmanager,
+    )
+    return _CloudFrontKeyPair(
+        secret_arn=arn,
+        # CloudFront's public key ids: K and 13 upper-case letters and digits.
+        key_pair_id="K" + secrets.token_hex(7).upper()[:13],
+        public_key_pem=answer["Data"][PUBLIC_KEY_ATTRIBUTE],
+        serial=serial,
     )
 
 
 def lambda_environment(
-    resources: LocalResources, *, tavus_url: str, callback_base_url: str, **overrides: str
+    resources: LocalResources,
+    *,
+    tavus_url: str,
+    callback_base_url: str,
+    cloudfront_url: str | None = None,
+    **overrides: str,
 ) -> dict[str, str]:
-    """The environment the handlers get, named by the settings module (as the CDK stack does)."""
+    """The environment the handlers get, named by the settings module (as the CDK stack does).
+
+    ``cloudfront_url`` (the distribution's stand-in) switches the handlers to the
+    cloudfront signer, as ``infra.signers.cloudfront_environment`` does in AWS.
+    """
     from replica_pipeline import config
 
     environment = {
@@ -191,5 +248,18 @@ def lambda_environment(
         config.INGEST_QUEUE_URL: resources.queue_url,
         "POWERTOOLS_SERVICE_NAME": "replica-pipeline",
     }
+    if cloudfront_url is not None:
+        if resources.cloudfront_key_pair_id is None or resources.cloudfront_key_secret_arn is None:
+            raise ValueError("bootstrap with signer='cloudfront' to sign with CloudFront")
+        del environment[config.SIGNER_SECRET_ARN]
+        environment.update(
+            {
+                config.SIGNER: config.SIGNER_CLOUDFRONT,
+                config.CLOUDFRONT_URL: cloudfront_url,
+                config.CLOUDFRONT_KEY_PAIR_ID: resources.cloudfront_key_pair_id,
+                config.CLOUDFRONT_KEY_SECRET_ARN: resources.cloudfront_key_secret_arn,
+                config.CLOUDFRONT_KEY_SERIAL: resources.cloudfront_key_serial,
+            }
+        )
     environment.update(overrides)
     return environment

@@ -6,6 +6,8 @@ an API Gateway adapter for the callback and status handlers, an SQS pump that
 feeds the ingest handler with the concurrency it has in AWS (one process per
 container), and the reconciler every 10 s. With ``TAVUS_API_URL`` and
 ``TAVUS_API_KEY`` set, it runs against that Tavus instead of the emulator.
+``--setting SIGNER=cloudfront`` signs Tavus's download URLs as the ``cloudfront``
+signer does in AWS, served by a loopback stand-in of the distribution.
 ``up`` starts that in the background and returns once it answers; ``down``
 stops it. Everything it writes lives in the state directory (``.local/``):
 ``stack.json`` (the endpoints), ``lambda.env`` (the handlers' environment),
@@ -93,6 +95,14 @@ def cdk_ingest_concurrency(cdk_json: Path = CDK_JSON) -> int:
     return _concurrency(value, f"ingest_max_concurrency in {cdk_json}")
 
 
+def _check_signer(settings: Mapping[str, str]) -> None:
+    from replica_pipeline.config import SIGNER, SIGNERS
+
+    signer = settings.get(SIGNER, "").strip().lower()
+    if signer and signer not in SIGNERS:
+        raise StackOptionError(f"--setting {SIGNER}={signer} must be one of " + ", ".join(SIGNERS))
+
+
 def _concurrency(value: Any, source: str) -> int:
     try:
         number = int(value)
@@ -159,7 +169,7 @@ def serve(
     # Imported only now: they must see the environment above.
     import boto3
 
-    from replica_pipeline.config import INGEST_TIMEOUT_SECONDS
+    from replica_pipeline.config import DEFAULT_SIGNER, INGEST_TIMEOUT_SECONDS, SIGNER
     from replica_pipeline_local.api_adapter import ApiAdapter
     from replica_pipeline_local.bootstrap import bootstrap, lambda_environment
     from replica_pipeline_local.lambda_runtime import ContainerPool, LocalFunctions
@@ -180,13 +190,25 @@ def serve(
         region=REGION,
         tavus_api_key=tavus_api_key,
         visibility_timeout_seconds=visibility_timeout,
+        signer=(settings or {}).get(SIGNER, "").strip().lower() or DEFAULT_SIGNER,
     )
+    edge = None
+    if resources.cloudfront_key_pair_id and resources.cloudfront_public_key_pem:
+        from replica_pipeline_local.cloudfront_edge import CloudFrontEdge
+
+        # The distribution in front of the bucket: verifies each signed URL, then reads S3.
+        edge = CloudFrontEdge(
+            boto3.client("s3"),
+            resources.bucket,
+            {resources.cloudfront_key_pair_id: resources.cloudfront_public_key_pem},
+        ).start()
     functions = LocalFunctions()
     adapter = ApiAdapter(functions)
     environment = lambda_environment(
         resources,
         tavus_url=tavus_url,
         callback_base_url=f"{adapter.url}/callbacks/tavus",
+        cloudfront_url=edge.url if edge else None,
         # A claim's lease must outlive an ingest invocation (killed at its timeout).
         **{"SUBMIT_LEASE_SECONDS": str(INGEST_TIMEOUT_SECONDS + 30), **(settings or {})},
     )
@@ -240,6 +262,8 @@ def serve(
         "dlq_url": resources.dlq_url,
         "events_queue_url": resources.events_queue_url,
         "pid": os.getpid(),
+        # Only with SIGNER=cloudfront: the default stack.json keeps its documented keys.
+        **({"signer": "cloudfront", "cloudfront_url": edge.url} if edge else {}),
     }
     files.lambda_env.write_text(
         "".join(
@@ -273,6 +297,8 @@ def serve(
     adapter.stop()
     if emulator:
         emulator.stop()
+    if edge:
+        edge.stop()
     moto.stop()
     files.stack_json.unlink(missing_ok=True)
 
@@ -470,6 +496,7 @@ def main() -> None:
                 else cdk_ingest_concurrency()
             )
             tavus = external_tavus(os.environ) if args.command == "serve" else None
+            _check_signer(settings)
         except StackOptionError as error:
             parser.exit(2, f"{parser.prog} {args.command}: {error}\n")
     if args.command == "serve":

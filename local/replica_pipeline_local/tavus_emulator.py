@@ -3,7 +3,9 @@
 It speaks the API described in TAVUS_API.md: checks ``x-api-key``, validates
 Create Replica bodies like Tavus, really downloads the pre-signed URLs it is
 given (and fails the training, as Tavus would, when a URL is unreachable, would
-expire within 24 hours of signing, or was signed with temporary credentials),
+expire within 24 hours of signing, or was signed with temporary credentials; for a
+CloudFront signed URL, when its ``Expires`` is less than 24 hours away or it lacks
+``Signature`` or ``Key-Pair-Id``),
 advances ``training_progress`` on a fast clock (read with Get Replica) and, like
 Tavus, POSTs a callback only when training ends (progress callbacks are a fault).
 It speaks both of Tavus's vocabularies on one store: ``/v2/replicas`` (``replica_id``,
@@ -20,6 +22,7 @@ and 200 answers whose body is not a replica or a page.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import math
@@ -53,6 +56,10 @@ MIN_URL_LIFETIME = timedelta(hours=24)
 # Tavus's words for a training video it could not download (its errors table, verbatim).
 DOWNLOAD_FAILED = TRAINING_ERRORS["download_link"]
 TEMPORARY_KEY_PREFIX = "ASIA"
+# A canned CloudFront policy says when the URL dies, not when it was signed: allow the
+# moments between signing and Create Replica.
+CLOUDFRONT_SIGNING_SLACK = timedelta(minutes=5)
+CLOUDFRONT_PARAMETERS = ("Expires", "Policy", "Signature", "Key-Pair-Id")
 PROGRESS_STEPS = (25, 50, 75)
 # Tavus's undocumented maximum List page size, as we assume it (not a fault).
 MAX_LIST_LIMIT = 100
@@ -603,7 +610,10 @@ def _is_http_url(value: str) -> bool:
 
 def _url_lifetime_problem(url: str, now: datetime) -> str | None:
     """What Tavus would hit later: a URL that dies within 24 h, or dies with its session."""
-    query = {key.lower(): values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    raw_query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    if any(name in raw_query for name in CLOUDFRONT_PARAMETERS):
+        return _cloudfront_url_problem(raw_query, now)
+    query = {key.lower(): value for key, value in raw_query.items()}
     credential = query.get("x-amz-credential", "")
     if credential.startswith(TEMPORARY_KEY_PREFIX) or "x-amz-security-token" in query:
         return (
@@ -621,6 +631,40 @@ def _url_lifetime_problem(url: str, now: datetime) -> str | None:
         if expires <= now:
             return "There was an issue downloading your training video: the link has expired."
     return None
+
+
+def _cloudfront_url_problem(query: dict[str, str], now: datetime) -> str | None:
+    """A CloudFront signed URL: complete, and alive for 24 h from (about) now."""
+    missing = [name for name in ("Signature", "Key-Pair-Id") if not query.get(name)]
+    expires = _cloudfront_expiry(query)
+    if missing or expires is None:
+        needs = ", ".join(missing or ["Expires (or a Policy with DateLessThan)"])
+        return (
+            "There was an issue downloading your training video: the link is not a complete "
+            f"CloudFront signed URL (missing {needs})."
+        )
+    if expires <= now:
+        return "There was an issue downloading your training video: the link has expired."
+    if expires - now < MIN_URL_LIFETIME - CLOUDFRONT_SIGNING_SLACK:
+        return (
+            "There was an issue downloading your training video: the link expires in "
+            "less than 24 hours."
+        )
+    return None
+
+
+def _cloudfront_expiry(query: dict[str, str]) -> datetime | None:
+    """``Expires`` of a canned policy, or ``DateLessThan`` of a custom one."""
+    try:
+        if "Policy" in query:
+            encoded = query["Policy"].replace("-", "+").replace("_", "=").replace("~", "/")
+            (statement,) = json.loads(base64.b64decode(encoded))["Statement"]
+            epoch = int(statement["Condition"]["DateLessThan"]["AWS:EpochTime"])
+        else:
+            epoch = int(query["Expires"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def _vocabulary_and_id(path: str) -> tuple[Vocabulary, str | None] | None:

@@ -34,7 +34,6 @@ ALTERNATIVE_CONTEXT: dict[str, Any] = {
     "callback_burst_limit": 6,
     "presign_hours": 72,
     "log_retention_days": 14,
-    "powertools_layer_version": 30,
 }
 
 

@@ -308,7 +308,7 @@ def test_every_queue_refuses_plain_http(synth: Synthesized) -> None:
 # --- functions ------------------------------------------------------------------------------
 
 
-def test_every_function_runs_arm64_python_with_tracing_layer_logs_and_limits(
+def test_every_function_runs_arm64_python_with_tracing_logs_and_limits(
     synth: Synthesized,
 ) -> None:
     functions = functions_by_handler(synth)
@@ -320,25 +320,13 @@ def test_every_function_runs_arm64_python_with_tracing_layer_logs_and_limits(
         assert function["TracingConfig"] == {"Mode": "Active"}
         assert function["Timeout"] > 3
         assert function["MemorySize"] >= 256
-        (layer,) = function["Layers"]
-        assert render(layer) == (
-            "arn:Ref:AWS::Partition:lambda:Ref:AWS::Region:017000801446:layer:"
-            f"AWSLambdaPowertoolsPythonV3-python313-arm64:{DEFAULTS.powertools_layer_version}"
-        )
+        assert "Layers" not in function, "Powertools is bundled (tests/infra/test_powertools.py)"
         log_group = function["LoggingConfig"]["LogGroup"]["Ref"]
         assert synth.resources[log_group]["Properties"]["RetentionInDays"] == (
             DEFAULTS.log_retention_days
         )
         code_keys.add(json.dumps(function["Code"]))
     assert len(code_keys) == 1, "all four functions share one code asset"
-
-
-def test_powertools_layer_version_comes_from_context(synth_alternative: Synthesized) -> None:
-    for resource in synth_alternative.of_type("AWS::Lambda::Function").values():
-        for layer in resource["Properties"].get("Layers", []):
-            assert render(layer).endswith(
-                f"python313-arm64:{ALTERNATIVE_CONTEXT['powertools_layer_version']}"
-            )
 
 
 def test_functions_get_every_setting_by_its_config_name(synth: Synthesized) -> None:
