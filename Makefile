@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install lock lint typecheck test unit bench up down run clean synth cfn-lint checkov infra-checks \
+.PHONY: install install-local lock lint typecheck test unit bench up down run clean synth cfn-lint checkov infra-checks \
 	console console-check browser cdk-cli
 
 # The functions' runtime dependencies, all of them, pinned with their hashes (make lock).
@@ -27,14 +27,31 @@ install: $(INSTALLED)
 # (a clash fails here: relock with make lock, or change the tool's pin). The constraints are
 # the lock without its hashes: pip turns hashes in a constraints file into hash-checking of
 # the whole install, which an editable install and the unlocked dev tools cannot pass.
-$(INSTALLED): pyproject.toml $(LOCK)
+# $(1): the project's extras to install with it.
+define install_project
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "replica-pipeline needs Python 3.11 or newer; set PYTHON=python3.x")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
 	sed -e '/^ *--hash=/d' -e 's/ *\\$$//' $(LOCK) > $(VENV)/lock-constraints.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,cli]' -c $(VENV)/lock-constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(1)]' -c $(VENV)/lock-constraints.txt
+endef
+
+$(INSTALLED): pyproject.toml $(LOCK)
+	$(call install_project,dev)
 	@touch $@
+
+# make run and make up need the CLI and the local stack, not the test, lint and CDK tools:
+# a third of the full install, so a fresh clone's first make run starts sooner. Nothing to
+# do when the full install is already up to date.
+RUN_INSTALLED := $(VENV)/.installed-run
+$(RUN_INSTALLED): pyproject.toml $(LOCK)
+	@if [ $(INSTALLED) -nt pyproject.toml ] && [ $(INSTALLED) -nt $(LOCK) ]; then \
+	  echo "(the full install is up to date)"; else $(MAKE) --no-print-directory install-local; fi
+	@touch $@
+
+install-local:
+	$(call install_project,local)
 
 # Rewrite the lock after changing [project].dependencies: every transitive dependency with its
 # hashes, resolved for the functions' platform (infra/bundling.py: arm64, Python 3.13), minus
@@ -130,14 +147,14 @@ bench: install
 	$(BIN)/python -m bench.run_all
 
 # The local stack: moto, the Tavus emulator and the real handlers, on loopback.
-up: install
+up: $(RUN_INSTALLED)
 	@$(BIN)/python -m replica_pipeline_local.stack up
 
 down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m replica_pipeline_local.stack down; else echo "No local stack is running."; fi
 
 # Start the local stack, submit the sample video and watch it become a replica.
-run: install
+run: $(RUN_INSTALLED)
 	@$(BIN)/python -m replica_pipeline_local.demo
 
 clean: down
