@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Any
 
 import boto3
@@ -53,6 +54,13 @@ class LocalResources:
         return asdict(self)
 
 
+@cache
+def _session(region: str) -> boto3.session.Session:
+    """One session per region for every bootstrap of this process: a new session loads each
+    service's model again (about 0.5 s for the six clients), which tests pay per pipeline."""
+    return boto3.session.Session(region_name=region)
+
+
 def bootstrap(
     *,
     endpoint_url: str,
@@ -62,7 +70,7 @@ def bootstrap(
     visibility_timeout_seconds: int = 30,
     signer: str = DEFAULT_SIGNER,
 ) -> LocalResources:
-    session = boto3.session.Session(region_name=region)
+    session = _session(region)
 
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
