@@ -105,9 +105,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# The console's page (replicas console): Vite builds console/ into local/replica_pipeline_local/console_static/,
+# The console's page (replicas console): Vite builds console/ into local/replica_pipeline_local/cli/console_static/,
 # which is committed so the CLI needs no Node. Rebuild after editing console/src.
-CONSOLE_STATIC := local/replica_pipeline_local/console_static
+CONSOLE_STATIC := local/replica_pipeline_local/cli/console_static
 NPM_QUIET := --no-audit --no-fund --loglevel=error
 
 console:

@@ -29,8 +29,8 @@ from bench.local_stack import LocalStack, local_stack, process_cpu_seconds
 
 use_functions_package()
 
-from replica_pipeline.media_probe import RangedReader, probe_video  # noqa: E402
-from replica_pipeline.states import Status  # noqa: E402
+from replica_pipeline.adapters.media_probe import RangedReader, probe_video  # noqa: E402
+from replica_pipeline.rules.states import Status  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "sample.mp4"
 # The encoder tag in the sample's udta/meta/ilst box; rewritten, same length, per copy.

@@ -20,12 +20,12 @@ import boto3
 
 from bench import ROOT, use_functions_package
 from bench.figures import Figure, Report, mib, run_alone
-from replica_pipeline_local.moto_server import start_moto_server
+from replica_pipeline_local.stack.moto_server import start_moto_server
 
 use_functions_package()
 
+from replica_pipeline.adapters.media_probe import RangedReader, probe_video  # noqa: E402
 from replica_pipeline.config import ValidationLimits  # noqa: E402
-from replica_pipeline.media_probe import RangedReader, probe_video  # noqa: E402
 from tests.clips import make_clip  # noqa: E402
 
 LARGE_BYTES = 200 * 1024 * 1024

@@ -26,25 +26,25 @@ import boto3
 
 from bench import use_functions_package
 from bench.figures import Figure, Report, run_alone
-from replica_pipeline_local.moto_server import start_moto_server
+from replica_pipeline_local.stack.moto_server import start_moto_server
 
 use_functions_package()
 
-from replica_pipeline.callback_token import callback_token  # noqa: E402
-from replica_pipeline.callbacks import CallbackDependencies, handle_callback  # noqa: E402
-from replica_pipeline.clock import iso, utc_now  # noqa: E402
-from replica_pipeline.config import TavusSettings  # noqa: E402
-from replica_pipeline.events import (  # noqa: E402
+from replica_pipeline.adapters.events import (  # noqa: E402
     DETAIL_TYPE,
     EVENT_SOURCE,
     EventBridgePublisher,
     StatusChange,
 )
-from replica_pipeline.states import Status  # noqa: E402
-from replica_pipeline.store import ReplicaStore, Submission, SubmissionKind  # noqa: E402
-from replica_pipeline.tavus import TavusClient  # noqa: E402
-from replica_pipeline_local.bootstrap import bootstrap  # noqa: E402
-from replica_pipeline_local.tavus_emulator import TavusEmulator  # noqa: E402
+from replica_pipeline.adapters.store import ReplicaStore, Submission, SubmissionKind  # noqa: E402
+from replica_pipeline.adapters.tavus import TavusClient  # noqa: E402
+from replica_pipeline.clock import iso, utc_now  # noqa: E402
+from replica_pipeline.config import TavusSettings  # noqa: E402
+from replica_pipeline.rules.callback_token import callback_token  # noqa: E402
+from replica_pipeline.rules.states import Status  # noqa: E402
+from replica_pipeline.services.callbacks import CallbackDependencies, handle_callback  # noqa: E402
+from replica_pipeline_local.stack.bootstrap import bootstrap  # noqa: E402
+from replica_pipeline_local.stack.tavus_emulator import TavusEmulator  # noqa: E402
 
 ROUNDS = 99
 WARM_UP = 5  # first calls load botocore models and open connections: not measured

@@ -33,12 +33,12 @@ from bench.local_stack import LocalStack, local_stack, process_cpu_seconds
 use_functions_package()
 
 from replica_pipeline import config  # noqa: E402
-from replica_pipeline.callback_token import TOKEN_PARAMETER  # noqa: E402
-from replica_pipeline.callback_token import callback_url as submission_callback_url  # noqa: E402
+from replica_pipeline.adapters.events import DETAIL_TYPE, EVENT_SOURCE  # noqa: E402
+from replica_pipeline.adapters.store import Submission, SubmissionKind  # noqa: E402
 from replica_pipeline.clock import iso, utc_now  # noqa: E402
-from replica_pipeline.events import DETAIL_TYPE, EVENT_SOURCE  # noqa: E402
-from replica_pipeline.states import Status  # noqa: E402
-from replica_pipeline.store import Submission, SubmissionKind  # noqa: E402
+from replica_pipeline.rules.callback_token import TOKEN_PARAMETER  # noqa: E402
+from replica_pipeline.rules.callback_token import callback_url as submission_callback_url  # noqa: E402
+from replica_pipeline.rules.states import Status  # noqa: E402
 
 ITEMS = 200
 CALLBACKS_PER_ITEM = 5  # progress 9, 18, ... 45: 1,000 callbacks in all

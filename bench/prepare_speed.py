@@ -7,7 +7,7 @@ minute of speech then a minute of room tone. One second of pictures is encoded
 and its packets repeated, so the decoder sees the same (still, cheap to decode)
 second 120 times: a real recording costs more to decode, none of it costs less.
 
-The figure is one run of ``replica_pipeline_local.prepare.prepare`` on it (HEVC -> H.264, 4K ->
+The figure is one run of ``replica_pipeline_local.cli.prepare.prepare`` on it (HEVC -> H.264, 4K ->
 1080x1920, 60 -> 30 fps, rotation applied); the reference is the clip's own
 duration, so the ratio is the real-time factor (target < 1: faster than real
 time). A second figure, for the breakdown, is decoding the video alone (frame
@@ -32,8 +32,8 @@ from bench.figures import Figure, Report, mib, run_alone
 use_functions_package()
 
 from replica_pipeline.config import ValidationLimits  # noqa: E402
-from replica_pipeline_local.cli import check_local_video  # noqa: E402
-from replica_pipeline_local.prepare import prepare  # noqa: E402
+from replica_pipeline_local.cli.main import check_local_video  # noqa: E402
+from replica_pipeline_local.cli.prepare import prepare  # noqa: E402
 from tests.clips import make_clip  # noqa: E402
 
 SECONDS = 120

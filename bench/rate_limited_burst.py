@@ -52,7 +52,7 @@ from bench.local_stack import LocalStack, local_stack
 
 use_functions_package()
 
-from replica_pipeline.deferral import MESSAGE_KEY  # noqa: E402
+from replica_pipeline.rules.deferral import MESSAGE_KEY  # noqa: E402
 
 DROPS = 200
 LIMIT_PER_SECOND = 2

@@ -50,23 +50,23 @@ import requests
 from bench import ROOT, use_functions_package
 from bench.figures import Figure, Report, ms, run_alone
 from bench.local_stack import LocalStack, local_stack
-from replica_pipeline_local.moto_server import start_moto_server
+from replica_pipeline_local.stack.moto_server import start_moto_server
 
 use_functions_package()
 
+from replica_pipeline.adapters.events import EventBridgePublisher  # noqa: E402
+from replica_pipeline.adapters.store import ReplicaStore, Submission, SubmissionKind  # noqa: E402
+from replica_pipeline.adapters.tavus import TavusClient  # noqa: E402
 from replica_pipeline.clock import parse_iso, utc_now  # noqa: E402
 from replica_pipeline.config import ReconcileSettings, TavusSettings  # noqa: E402
-from replica_pipeline.events import EventBridgePublisher  # noqa: E402
-from replica_pipeline.reconcile import (  # noqa: E402
+from replica_pipeline.rules.states import Status  # noqa: E402
+from replica_pipeline.services.reconcile import (  # noqa: E402
     ReconcileDependencies,
     ReconcileReport,
     reconcile,
 )
-from replica_pipeline.states import Status  # noqa: E402
-from replica_pipeline.store import ReplicaStore, Submission, SubmissionKind  # noqa: E402
-from replica_pipeline.tavus import TavusClient  # noqa: E402
-from replica_pipeline_local.bootstrap import LocalResources, bootstrap  # noqa: E402
-from replica_pipeline_local.tavus_emulator import Replica, TavusEmulator  # noqa: E402
+from replica_pipeline_local.stack.bootstrap import LocalResources, bootstrap  # noqa: E402
+from replica_pipeline_local.stack.tavus_emulator import Replica, TavusEmulator  # noqa: E402
 
 REGION = "us-east-1"
 TAVUS_KEY = "bench-tavus-key"

@@ -33,16 +33,16 @@ import boto3
 
 from bench import ROOT, use_functions_package
 from bench.figures import Figure, Report, run_alone
-from replica_pipeline_local.moto_server import start_moto_server
+from replica_pipeline_local.stack.moto_server import start_moto_server
 
 use_functions_package()
 
-from replica_pipeline.states import Status  # noqa: E402
-from replica_pipeline_local.api_adapter import ApiAdapter  # noqa: E402
-from replica_pipeline_local.bootstrap import bootstrap, lambda_environment  # noqa: E402
-from replica_pipeline_local.lambda_runtime import LocalFunctions  # noqa: E402
-from replica_pipeline_local.sqs_pump import SqsPump  # noqa: E402
-from replica_pipeline_local.tavus_emulator import TavusEmulator  # noqa: E402
+from replica_pipeline.rules.states import Status  # noqa: E402
+from replica_pipeline_local.stack.api_gateway import ApiAdapter  # noqa: E402
+from replica_pipeline_local.stack.bootstrap import bootstrap, lambda_environment  # noqa: E402
+from replica_pipeline_local.stack.lambda_runtime import LocalFunctions  # noqa: E402
+from replica_pipeline_local.stack.sqs_pump import SqsPump  # noqa: E402
+from replica_pipeline_local.stack.tavus_emulator import TavusEmulator  # noqa: E402
 
 REGION = "us-east-1"
 TAVUS_KEY = "bench-tavus-key"

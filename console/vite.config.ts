@@ -1,4 +1,4 @@
-// Builds the console into the Python package (local/replica_pipeline_local/console_static), which `replicas console`
+// Builds the console into the Python package (local/replica_pipeline_local/cli/console_static), which `replicas console`
 // serves. The output is committed, so it must be small and the same for the same source.
 import { defineConfig } from "vite";
 
@@ -6,7 +6,7 @@ export default defineConfig({
   // Relative URLs: the page works wherever the loopback server mounts it.
   base: "./",
   build: {
-    outDir: "../local/replica_pipeline_local/console_static",
+    outDir: "../local/replica_pipeline_local/cli/console_static",
     emptyOutDir: true,
     // Chromium, Firefox and Safari from the last few years; no legacy bundle.
     target: "es2022",

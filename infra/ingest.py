@@ -25,7 +25,7 @@ from infra.storage import ReplicasTable, UploadsBucket
 from replica_pipeline.config import INGEST_QUEUE_URL, INGEST_TIMEOUT_SECONDS
 
 HANDLER = "replica_pipeline.handlers.ingest.handler"
-# Records that would not fit in it are deferred, not started (replica_pipeline.time_budget).
+# Records that would not fit in it are deferred, not started (services/time_budget.py).
 TIMEOUT = Duration.seconds(INGEST_TIMEOUT_SECONDS)
 # The claim on a submission outlives any invocation holding it (SUBMIT_LEASE_SECONDS).
 SUBMIT_LEASE = Duration.minutes(5)

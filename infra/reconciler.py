@@ -77,7 +77,7 @@ class Reconciler(Construct):
         # No retries anywhere: a run that failed is covered by the next scheduled one, and a
         # retry could start while that next run is under way. Overlapping runs are refused in
         # code too: each run takes a lease on the `~reconciler` item (store.begin_reconcile,
-        # called first thing by replica_pipeline.reconcile). Failed runs still go to the DLQ
+        # called first thing by services/reconcile.py). Failed runs still go to the DLQ
         # above (the function's DeadLetterConfig).
         self.handler.function.configure_async_invoke(
             retry_attempts=0,

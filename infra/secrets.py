@@ -6,14 +6,14 @@ CloudFront signed URLs replace them (infra/signers.py).
 Pre-signed URLs die with the credentials that signed them, and a Lambda role's
 credentials live for hours at most; Tavus may download a day later. So the
 ingest function signs with the access key of a dedicated IAM user that can read
-uploads and nothing else (see ``replica_pipeline.presigner``).
+uploads and nothing else (see ``replica_pipeline.adapters.presigner``).
 
 Rotation
 --------
 - Signer key: increment the ``signer_key_serial`` setting (cdk.json) and deploy.
   CloudFormation creates the new key, stores it in the signer secret, then
   deletes the old one. The functions re-read the secret within five minutes
-  (``replica_pipeline.aws.SECRET_CACHE_SECONDS``). URLs already handed to Tavus
+  (``replica_pipeline.adapters.aws.SECRET_CACHE_SECONDS``). URLs already handed to Tavus
   were signed with the old key and stop working when it is deleted, so rotate
   when no submission entered ``training`` in the last hour (Tavus downloads
   the videos right after Create Replica).
@@ -137,7 +137,7 @@ class PipelineSecrets(Construct):
             "SignerCredentials",
             description="Access key of the signer IAM user (pre-signs Tavus download URLs).",
             secret_object_value={
-                # The exact keys replica_pipeline.presigner.SignerCredentials.from_secret reads.
+                # The exact keys adapters/presigner.py's SignerCredentials.from_secret reads.
                 "access_key_id": SecretValue.unsafe_plain_text(self.signer_key.access_key_id),
                 "secret_access_key": self.signer_key.secret_access_key,
             },

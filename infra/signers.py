@@ -10,7 +10,7 @@ way, infra/secrets.py). Nothing here is an IAM user or a key of one:
 - The key pair is made at deploy time by a custom resource
   (``replica_pipeline.handlers.signing_key``): the private key goes straight into a
   Secrets Manager secret, only the public key comes back, as ``AWS::CloudFront::PublicKey``.
-- The functions sign with ``replica_pipeline.cloudfront_signer`` for ``presign_hours``.
+- The functions sign with ``replica_pipeline.adapters.cloudfront_signer`` for ``presign_hours``.
 
 Rotation: increment ``signer_key_serial`` and deploy. The custom resource makes a new
 pair and a new public key replaces the old one in the key group. URLs already handed to
@@ -53,7 +53,7 @@ from infra.nag import acknowledge
 from infra.settings import StackSettings
 from infra.storage import UploadsBucket
 from replica_pipeline import config
-from replica_pipeline.cloudfront_signer import VERSION_PARAMETER
+from replica_pipeline.adapters.cloudfront_signer import VERSION_PARAMETER
 from replica_pipeline.handlers.signing_key import PUBLIC_KEY_ATTRIBUTE
 
 KEY_HANDLER = "replica_pipeline.handlers.signing_key.handler"

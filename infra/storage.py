@@ -1,5 +1,5 @@
 """Where drops land (the uploads bucket and its access-log bucket) and where submissions live
-(the replicas table, built from the one schema in ``replica_pipeline.table_schema``)."""
+(the replicas table, built from the one schema in ``replica_pipeline.adapters.table_schema``)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from constructs import Construct
 
 from infra.checkov import skip_checks
 from infra.nag import nag_resource
-from replica_pipeline.table_schema import INDEXES, PARTITION_KEY
+from replica_pipeline.adapters.table_schema import INDEXES, PARTITION_KEY
 
 # Objects the pipeline reads: the current version (GetObject) or, since the bucket is
 # versioned and every request names the version it was notified about, that version.
 READ_UPLOAD_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
-# The item-level calls of replica_pipeline.store; no Scan, no batch calls.
+# The item-level calls of replica_pipeline.adapters.store; no Scan, no batch calls.
 TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
 # The construct id CDK gives the stack's auto-delete provider (aws-cdk-lib aws-s3).
 AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"

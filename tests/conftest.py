@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from replica_pipeline_local.moto_server import start_moto_server
+from replica_pipeline_local.stack.moto_server import start_moto_server
 
 # Before anything imports boto3: credentials that cannot reach AWS, and moto's endpoint.
 os.environ.update(

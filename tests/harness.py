@@ -19,19 +19,19 @@ from urllib.parse import urlencode
 import boto3
 import requests
 
-from replica_pipeline.callback_token import callback_token
+from replica_pipeline.adapters.events import EventBridgePublisher
+from replica_pipeline.adapters.presigner import SignerCredentials, make_signing_client
+from replica_pipeline.adapters.store import ReplicaStore
+from replica_pipeline.adapters.table_schema import PARTITION_KEY
+from replica_pipeline.adapters.tavus import TavusClient
 from replica_pipeline.config import Settings, load_settings
-from replica_pipeline.events import EventBridgePublisher
-from replica_pipeline.ingest import IngestDependencies
-from replica_pipeline.presigner import SignerCredentials, make_signing_client
-from replica_pipeline.store import ReplicaStore
-from replica_pipeline.table_schema import PARTITION_KEY
-from replica_pipeline.tavus import TavusClient
-from replica_pipeline_local.apigw_events import rest_proxy_event
-from replica_pipeline_local.bootstrap import LocalResources, bootstrap, lambda_environment
-from replica_pipeline_local.lambda_context import LocalLambdaContext
-from replica_pipeline_local.sqs_events import lambda_sqs_event
-from replica_pipeline_local.tavus_emulator import TavusEmulator
+from replica_pipeline.rules.callback_token import callback_token
+from replica_pipeline.services.ingest import IngestDependencies
+from replica_pipeline_local.stack.apigw_events import rest_proxy_event
+from replica_pipeline_local.stack.bootstrap import LocalResources, bootstrap, lambda_environment
+from replica_pipeline_local.stack.lambda_context import LocalLambdaContext
+from replica_pipeline_local.stack.sqs_events import lambda_sqs_event
+from replica_pipeline_local.stack.tavus_emulator import TavusEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_VIDEO = ROOT / "samples" / "sample.mp4"

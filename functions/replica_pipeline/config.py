@@ -62,7 +62,7 @@ CALLBACK_TIMEOUT_SECONDS = 20
 
 DEFAULT_TAVUS_API_URL = "https://tavusapi.com"
 # Tavus's two names for one API: "replicas" (/v2/replicas, replica_id) and, in its newest
-# pages, "faces" (/v2/faces, face_id). replica_pipeline.tavus holds what each one names.
+# pages, "faces" (/v2/faces, face_id). replica_pipeline.adapters.tavus holds what each one names.
 TAVUS_VOCABULARIES = ("replicas", "faces")
 DEFAULT_TAVUS_VOCABULARY = "replicas"
 DEFAULT_UPLOAD_PREFIX = "uploads/"

@@ -9,8 +9,18 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from replica_pipeline.aws import events_client, region, replicas_table, secret_text, sqs_client
-from replica_pipeline.cloudfront_signer import CloudFrontUrlSigner, SigningKey
+from replica_pipeline.adapters.aws import (
+    events_client,
+    region,
+    replicas_table,
+    secret_text,
+    sqs_client,
+)
+from replica_pipeline.adapters.cloudfront_signer import CloudFrontUrlSigner, SigningKey
+from replica_pipeline.adapters.events import EventBridgePublisher
+from replica_pipeline.adapters.presigner import SignerCredentials, make_signing_client
+from replica_pipeline.adapters.store import ReplicaStore
+from replica_pipeline.adapters.tavus import TavusClient, TavusUnavailable
 from replica_pipeline.config import (
     INGEST_QUEUE_URL,
     SIGNER_SECRET_ARN,
@@ -19,10 +29,6 @@ from replica_pipeline.config import (
     TavusSettings,
     load_settings,
 )
-from replica_pipeline.events import EventBridgePublisher
-from replica_pipeline.presigner import SignerCredentials, make_signing_client
-from replica_pipeline.store import ReplicaStore
-from replica_pipeline.tavus import TavusClient, TavusUnavailable
 
 
 def replica_store() -> ReplicaStore:

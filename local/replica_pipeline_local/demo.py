@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from replica_pipeline_local import cli
-from replica_pipeline_local.stack import (
+from replica_pipeline_local.cli import main as cli
+from replica_pipeline_local.stack.lifecycle import (
     DEFAULT_STATE_DIR,
     StackFiles,
     is_external_tavus,

@@ -15,9 +15,7 @@ from infra.functions import POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAM
 from infra.secrets import HMAC_KEY_LENGTH
 from infra.settings import UPLOAD_PREFIX, StackSettings
 from replica_pipeline import config
-from replica_pipeline.config import INGEST_QUEUE_URL, TAVUS_API_KEY_PLACEHOLDER
-from replica_pipeline.observability import METRICS_NAMESPACE, TAVUS_SUSPECT
-from replica_pipeline.table_schema import (
+from replica_pipeline.adapters.table_schema import (
     EVENT_PENDING_ATTRIBUTE,
     PARTITION_KEY,
     PENDING_EVENT_INDEX,
@@ -25,6 +23,8 @@ from replica_pipeline.table_schema import (
     STATUS_INDEX,
     UPDATED_AT_ATTRIBUTE,
 )
+from replica_pipeline.config import INGEST_QUEUE_URL, TAVUS_API_KEY_PLACEHOLDER
+from replica_pipeline.observability import METRICS_NAMESPACE, TAVUS_SUSPECT
 from tests.infra.cfn import function_role, method_paths, render, role_statements, statements
 from tests.infra.conftest import ALTERNATIVE_CONTEXT, Synthesized
 
@@ -910,7 +910,7 @@ def test_outputs_name_everything_a_user_or_the_cli_needs(synth: Synthesized) -> 
 
 def test_the_cli_finds_each_output_it_reads_by_its_suffix(synth: Synthesized) -> None:
     # The CLI (targets) reads a deployed stack's outputs by lowercase suffix; one match each.
-    from replica_pipeline_local import targets
+    from replica_pipeline_local.cli import targets
 
     outputs = [name.lower() for name in synth.template.to_json()["Outputs"]]
     suffixes = [value for name, value in vars(targets).items() if name.startswith("OUTPUT_")]

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import requests
 
-from replica_pipeline.states import TERMINAL
+from replica_pipeline.rules.states import TERMINAL
 
 TERMINAL_WORDS = {status.value for status in TERMINAL}
 

@@ -21,7 +21,7 @@ import boto3
 import pytest
 import requests
 
-from replica_pipeline_local.tavus_emulator import TavusEmulator
+from replica_pipeline_local.stack.tavus_emulator import TavusEmulator
 
 pytestmark = pytest.mark.integration
 

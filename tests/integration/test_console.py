@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from replica_pipeline_local.console_server import ConsoleServer
-from replica_pipeline_local.targets import load_target
-from replica_pipeline_local.tavus_training_errors import TRAINING_ERRORS
+from replica_pipeline_local.cli.console_server import ConsoleServer
+from replica_pipeline_local.cli.targets import load_target
+from replica_pipeline_local.stack.tavus_training_errors import TRAINING_ERRORS
 from tests.integration.edges import Edges
 from tests.integration.test_local_pipeline import DATA, submit
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from replica_pipeline.ingest import pair_submission_id
+from replica_pipeline.services.ingest import pair_submission_id
 from tests.harness import SAMPLE_VIDEO
 from tests.integration.edges import Edges
 from tests.integration.test_local_pipeline import submit

@@ -109,8 +109,10 @@ def test_the_wheel_carries_the_licence_and_the_console_page(wheel: Path) -> None
     names = zipfile.ZipFile(wheel).namelist()
 
     assert f"replica_pipeline-{VERSION}.dist-info/licenses/LICENSE" in names
-    assert "replica_pipeline_local/console_static/index.html" in names
-    assert any(name.startswith("replica_pipeline_local/console_static/assets/") for name in names)
+    assert "replica_pipeline_local/cli/console_static/index.html" in names
+    assert any(
+        name.startswith("replica_pipeline_local/cli/console_static/assets/") for name in names
+    )
 
 
 def test_the_installed_cli_prints_its_version(replicas: Path, elsewhere: Path) -> None:

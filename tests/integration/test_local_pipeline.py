@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from replica_pipeline.ingest import combined_submission_id, pair_submission_id
+from replica_pipeline.services.ingest import combined_submission_id, pair_submission_id
 from tests.integration.edges import Edges
 
 pytestmark = pytest.mark.integration

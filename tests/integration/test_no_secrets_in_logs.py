@@ -10,7 +10,7 @@ import boto3
 import pytest
 import requests
 
-from replica_pipeline.callback_token import callback_token
+from replica_pipeline.rules.callback_token import callback_token
 from tests.integration.edges import Edges
 from tests.integration.test_local_pipeline import submit
 

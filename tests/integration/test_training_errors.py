@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from replica_pipeline.training_errors import hint
-from replica_pipeline_local.tavus_training_errors import TRAINING_ERRORS
+from replica_pipeline.rules.training_errors import hint
+from replica_pipeline_local.stack.tavus_training_errors import TRAINING_ERRORS
 from tests.integration.edges import Edges
 from tests.integration.test_local_pipeline import submit
 

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from replica_pipeline_local.lambda_context import LocalLambdaContext
+from replica_pipeline_local.stack.lambda_context import LocalLambdaContext
 
 IMPORTED_AT = time.time()
 _lock = threading.Lock()

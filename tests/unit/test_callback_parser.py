@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replica_pipeline.callbacks import CallbackRefused, parse_callback
-from replica_pipeline.states import Status
-from replica_pipeline.tracking import observe, parse_progress
+from replica_pipeline.rules.states import Status
+from replica_pipeline.services.callbacks import CallbackRefused, parse_callback
+from replica_pipeline.services.tracking import observe, parse_progress
 
 pytestmark = pytest.mark.security
 

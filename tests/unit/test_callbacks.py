@@ -212,8 +212,8 @@ def _post_directly(
     pipeline: Pipeline, body: dict[str, Any], token: str, submission: str | None = None
 ) -> int:
     """The callback service called the way the handler calls it (threads share no handler)."""
-    from replica_pipeline.callbacks import CallbackDependencies, handle_callback
-    from replica_pipeline.tavus import TavusClient
+    from replica_pipeline.adapters.tavus import TavusClient
+    from replica_pipeline.services.callbacks import CallbackDependencies, handle_callback
 
     settings = pipeline.settings
     key = pipeline.secret(pipeline.resources.callback_hmac_secret_arn).encode()

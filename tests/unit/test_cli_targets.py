@@ -12,9 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from replica_pipeline_local.cli import build_parser, main
-from replica_pipeline_local.stack_files import LOCAL_STATE_ENV, OUTPUTS_FILE_ENV
-from replica_pipeline_local.targets import TargetError, load_target, resolve_target
+from replica_pipeline_local.cli.main import build_parser, main
+from replica_pipeline_local.cli.stack_files import LOCAL_STATE_ENV, OUTPUTS_FILE_ENV
+from replica_pipeline_local.cli.targets import TargetError, load_target, resolve_target
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -337,7 +337,7 @@ def test_the_cli_names_the_modules_of_its_extra_to_explain_a_missing_one() -> No
     # A `pipx install .` without [cli] lacks these; the CLI then says to add the extra.
     import tomllib
 
-    from replica_pipeline_local.cli import CLI_EXTRA_MODULES
+    from replica_pipeline_local.cli.main import CLI_EXTRA_MODULES
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     extra = pyproject["project"]["optional-dependencies"]["cli"]

@@ -18,17 +18,21 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from replica_pipeline import config
-from replica_pipeline.cloudfront_signer import CloudFrontUrlSigner, SigningKey, SigningKeyMismatch
+from replica_pipeline.adapters.cloudfront_signer import (
+    CloudFrontUrlSigner,
+    SigningKey,
+    SigningKeyMismatch,
+)
+from replica_pipeline.adapters.presigner import PresignRefused, presign_get
 from replica_pipeline.config import ConfigError, Settings
 from replica_pipeline.handlers.signing_key import PUBLIC_KEY_ATTRIBUTE, new_key_pair, on_event
-from replica_pipeline.presigner import PresignRefused, presign_get
-from replica_pipeline_local.cloudfront_edge import (
+from replica_pipeline_local.stack.cloudfront_edge import (
     CloudFrontEdge,
     canned_policy,
     cloudfront_b64decode,
     split_signed_url,
 )
-from replica_pipeline_local.tavus_emulator import TavusEmulator, _url_lifetime_problem
+from replica_pipeline_local.stack.tavus_emulator import TavusEmulator, _url_lifetime_problem
 
 KEY_PAIR_ID = "K2JCJMDEHXQW5F"
 NOW = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)

@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 import requests
 
-from replica_pipeline_local.console_server import (
+from replica_pipeline_local.cli.console_server import (
     API_HEADER,
     STATIC_DIR,
     ConsoleError,
     ConsoleServer,
     run_console,
 )
-from replica_pipeline_local.targets import Target, TargetError
+from replica_pipeline_local.cli.targets import Target, TargetError
 
 OURS = {API_HEADER: "1"}
 
@@ -155,7 +155,7 @@ def test_only_built_files_are_served(console: ConsoleServer, path: str) -> None:
 
 
 def test_the_committed_build_serves_every_asset_its_page_names() -> None:
-    # given the build in local/replica_pipeline_local/console_static (what `make console` writes)
+    # given the committed build in cli/console_static (what `make console` writes)
     with ConsoleServer(stub_target()) as server:
         page = get(server, "/").text
         names = [part.split('"')[0] for part in page.split('src="./')[1:]]

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from replica_pipeline.callbacks import MalformedCallback, parse_callback
 from replica_pipeline.config import TAVUS_API_VOCABULARY
-from replica_pipeline.ingest import Outcome, ingest_record
-from replica_pipeline.states import Status
-from replica_pipeline_local.tavus_emulator import Faults
+from replica_pipeline.rules.states import Status
+from replica_pipeline.services.callbacks import MalformedCallback, parse_callback
+from replica_pipeline.services.ingest import Outcome, ingest_record
+from replica_pipeline_local.stack.tavus_emulator import Faults
 from tests.harness import Pipeline, make_pipeline
 from tests.unit.test_callbacks import finish_in_tavus, submitted
 from tests.unit.test_ingest_hard_failures import crash_after_create

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from replica_pipeline.ingest import ingest_notification
+from replica_pipeline.services.ingest import ingest_notification
 from tests.harness import DATA, Pipeline
 
 WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}

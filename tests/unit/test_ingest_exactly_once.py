@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from replica_pipeline.ingest import Outcome, SubmissionBusy, ingest_notification
-from replica_pipeline.states import Status
-from replica_pipeline.store import ReplicaStore
+from replica_pipeline.adapters.store import ReplicaStore
+from replica_pipeline.rules.states import Status
+from replica_pipeline.services.ingest import Outcome, SubmissionBusy, ingest_notification
 from tests.harness import DATA, Pipeline
 
 

@@ -17,20 +17,20 @@ from typing import Any
 import pytest
 from botocore.exceptions import IncompleteReadError
 
-from replica_pipeline.config import INGEST_TIMEOUT_SECONDS, Settings
-from replica_pipeline.deferral import Deferred, QueuedMessage
-from replica_pipeline.ingest import IngestDependencies, Outcome, ingest_record
-from replica_pipeline.media_probe import HeaderUnreadable
-from replica_pipeline.states import Status
-from replica_pipeline.store import ReplicaStore
-from replica_pipeline.tavus import (
+from replica_pipeline.adapters.media_probe import HeaderUnreadable
+from replica_pipeline.adapters.store import ReplicaStore
+from replica_pipeline.adapters.tavus import (
     ReplicaRequest,
     TavusClient,
     TavusOutcomeUnknown,
     TavusUnavailable,
 )
-from replica_pipeline.time_budget import RecordBudget, problems
-from replica_pipeline_local.tavus_emulator import Faults
+from replica_pipeline.config import INGEST_TIMEOUT_SECONDS, Settings
+from replica_pipeline.rules.deferral import Deferred, QueuedMessage
+from replica_pipeline.rules.states import Status
+from replica_pipeline.services.ingest import IngestDependencies, Outcome, ingest_record
+from replica_pipeline.services.time_budget import RecordBudget, problems
+from replica_pipeline_local.stack.tavus_emulator import Faults
 from tests.harness import Pipeline, make_pipeline
 
 SETTLE_SECONDS = 30

@@ -52,7 +52,7 @@ def test_both_halves_in_one_batch_make_one_submission(pipeline: Pipeline) -> Non
 
 
 def test_redelivered_halves_do_not_submit_twice(pipeline: Pipeline) -> None:
-    from replica_pipeline.ingest import ingest_notification
+    from replica_pipeline.services.ingest import ingest_notification
 
     pipeline.upload(TRAIN)
     pipeline.upload(CONSENT)

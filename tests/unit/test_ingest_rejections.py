@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from replica_pipeline.ingest import ingest_notification
+from replica_pipeline.services.ingest import ingest_notification
 from tests.harness import DATA, Pipeline
 
 
@@ -104,7 +104,7 @@ def test_unicode_names_with_spaces_and_plus_signs_are_submitted(pipeline: Pipeli
 
 
 def test_non_ascii_names_in_metadata_arrive_intact(pipeline: Pipeline) -> None:
-    from replica_pipeline.keys import encode_metadata_text
+    from replica_pipeline.rules.keys import encode_metadata_text
 
     pipeline.upload(
         "uploads/jose.mp4", metadata={"replica-name": encode_metadata_text("José Núñez")}

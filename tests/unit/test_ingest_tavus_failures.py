@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from replica_pipeline import runtime
+from replica_pipeline.adapters.tavus import TavusUnavailable
 from replica_pipeline.config import load_settings
-from replica_pipeline.ingest import Outcome, ingest_record
-from replica_pipeline.tavus import TavusUnavailable
+from replica_pipeline.services.ingest import Outcome, ingest_record
 from tests.harness import Pipeline
 
 
@@ -148,8 +148,8 @@ def test_an_unset_tavus_key_keeps_the_record_and_says_how_to_set_it(
 
 
 def test_the_metric_names_the_alarms_read_are_the_ones_emitted() -> None:
-    from replica_pipeline.ingest import Outcome
     from replica_pipeline.observability import DROPS_REJECTED, DROPS_SUBMITTED
+    from replica_pipeline.services.ingest import Outcome
 
     assert f"Drops{Outcome.SUBMITTED.value.title()}" == DROPS_SUBMITTED
     assert f"Drops{Outcome.REJECTED.value.title()}" == DROPS_REJECTED

@@ -16,7 +16,7 @@ from dataclasses import replace
 import pytest
 
 from replica_pipeline.config import ACCEPTED_CONTAINERS, ValidationLimits
-from replica_pipeline.validation import VideoFacts, check_video
+from replica_pipeline.rules.validation import VideoFacts, check_video
 from tests.clips import ClipMaker
 from tests.harness import Pipeline
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replica_pipeline.keys import (
+from replica_pipeline.rules.keys import (
     MalformedNotification,
     ObjectCreated,
     Role,

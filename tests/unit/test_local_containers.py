@@ -19,8 +19,12 @@ from typing import Any, Protocol
 import boto3
 import pytest
 
-from replica_pipeline_local.lambda_runtime import ContainerPool, FunctionError, FunctionTimeout
-from replica_pipeline_local.sqs_pump import SqsPump
+from replica_pipeline_local.stack.lambda_runtime import (
+    ContainerPool,
+    FunctionError,
+    FunctionTimeout,
+)
+from replica_pipeline_local.stack.sqs_pump import SqsPump
 
 FAKE_HANDLER = "tests.unit.fake_handlers"
 

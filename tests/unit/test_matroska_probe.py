@@ -13,9 +13,9 @@ from pathlib import Path
 import av
 import pytest
 
+from replica_pipeline.adapters.media_probe import RangedReader, container_rejection, probe_video
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline.media_probe import RangedReader, container_rejection, probe_video
-from replica_pipeline.validation import WEBM, VideoFacts, check_video
+from replica_pipeline.rules.validation import WEBM, VideoFacts, check_video
 from tests.clips import ClipMaker
 
 BLOCK = 16 * 1024

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline_local.preflight import (
+from replica_pipeline_local.cli.preflight import (
     AUDIO,
     CONTAINER,
     DURATION,

@@ -2,7 +2,7 @@
 
 Planning is tested on facts alone; the transcoding on short synthetic clips
 (tests/clips.py) read back with PyAV, and checked by the same checks a drop
-meets: `replicas check` (replica_pipeline_local.preflight) and the ingest's header check.
+meets: `replicas check` (replica_pipeline_local.cli.preflight) and the ingest's header check.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import boto3
 import pytest
 
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline_local.cli import check_local_video, main
-from replica_pipeline_local.preflight import (
+from replica_pipeline_local.cli.main import check_local_video, main
+from replica_pipeline_local.cli.preflight import (
     CONTAINER,
     FRAME_RATE,
     VIDEO_CODEC,
     PreflightLimits,
     check_video,
 )
-from replica_pipeline_local.prepare import (
+from replica_pipeline_local.cli.prepare import (
     MAX_VIDEO_BIT_RATE,
     FrameGrid,
     Prepared,

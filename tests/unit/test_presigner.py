@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from replica_pipeline.presigner import (
+from replica_pipeline.adapters.presigner import (
     PresignRefused,
     SignerCredentials,
     make_signing_client,
@@ -82,7 +82,7 @@ def test_the_emulator_fails_a_training_as_tavus_would_on_a_short_lived_url(
 ) -> None:
     from datetime import UTC, datetime
 
-    from replica_pipeline_local.tavus_emulator import _url_lifetime_problem
+    from replica_pipeline_local.stack.tavus_emulator import _url_lifetime_problem
 
     now = datetime.now(UTC)
     url = (

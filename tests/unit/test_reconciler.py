@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from replica_pipeline.ingest import ingest_notification
-from replica_pipeline.states import Status
+from replica_pipeline.rules.states import Status
+from replica_pipeline.services.ingest import ingest_notification
 from tests.harness import Pipeline
 from tests.unit.test_callbacks import finish_in_tavus, submitted
 from tests.unit.test_ingest_exactly_once import CrashAfterTavus

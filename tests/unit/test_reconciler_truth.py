@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from replica_pipeline.adapters.store import Item, ReplicaStore, Submission, SubmissionKind
+from replica_pipeline.adapters.tavus import TavusClient, TavusRateLimited
 from replica_pipeline.clock import iso
 from replica_pipeline.config import ReconcileSettings
-from replica_pipeline.reconcile import ReconcileDependencies, ReconcileReport, reconcile
-from replica_pipeline.states import Status
-from replica_pipeline.store import Item, ReplicaStore, Submission, SubmissionKind
-from replica_pipeline.tavus import TavusClient, TavusRateLimited
-from replica_pipeline_local.tavus_emulator import Replica
+from replica_pipeline.rules.states import Status
+from replica_pipeline.services.reconcile import ReconcileDependencies, ReconcileReport, reconcile
+from replica_pipeline_local.stack.tavus_emulator import Replica
 from tests.harness import Pipeline
 from tests.unit.test_callbacks import finish_in_tavus, submitted
 from tests.unit.test_retry import retry

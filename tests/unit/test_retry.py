@@ -10,8 +10,13 @@ import boto3
 import pytest
 
 from replica_pipeline.config import INGEST_QUEUE_URL
-from replica_pipeline.retry import RetryAnswer, RetryRequest, request_retry, retry_request_in
-from replica_pipeline.states import Status
+from replica_pipeline.rules.states import Status
+from replica_pipeline.services.retry import (
+    RetryAnswer,
+    RetryRequest,
+    request_retry,
+    retry_request_in,
+)
 from tests.harness import Pipeline
 
 RESOURCE = "/replicas/{submission_id}/retry"

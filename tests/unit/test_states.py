@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replica_pipeline.states import INITIAL, TERMINAL, Status, can_transition, sources_of
+from replica_pipeline.rules.states import INITIAL, TERMINAL, Status, can_transition, sources_of
 
 
 def test_the_happy_path_is_allowed() -> None:

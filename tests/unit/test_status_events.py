@@ -13,12 +13,12 @@ from typing import Any
 import boto3
 import pytest
 
-from replica_pipeline.events import EventBridgePublisher, Publisher, StatusChange
-from replica_pipeline.ingest import ingest_notification
-from replica_pipeline.outbox import PENDING_EVENTS, drain_pending_events
-from replica_pipeline.states import Status
-from replica_pipeline.store import Item, ReplicaStore
-from replica_pipeline.table_schema import EVENT_PENDING_ATTRIBUTE, PENDING_EVENT_INDEX
+from replica_pipeline.adapters.events import EventBridgePublisher, Publisher, StatusChange
+from replica_pipeline.adapters.outbox import PENDING_EVENTS, drain_pending_events
+from replica_pipeline.adapters.store import Item, ReplicaStore
+from replica_pipeline.adapters.table_schema import EVENT_PENDING_ATTRIBUTE, PENDING_EVENT_INDEX
+from replica_pipeline.rules.states import Status
+from replica_pipeline.services.ingest import ingest_notification
 from tests.harness import Pipeline
 from tests.unit.test_callbacks import finish_in_tavus, submitted
 from tests.unit.test_reconciler_truth import reconciler, run

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from replica_pipeline.config import TavusSettings
-from replica_pipeline.tavus import (
+from replica_pipeline.adapters.tavus import (
     ReplicaRequest,
     TavusClient,
     TavusListingIncomplete,
@@ -19,7 +18,8 @@ from replica_pipeline.tavus import (
     TavusRejected,
     TavusUnavailable,
 )
-from replica_pipeline_local.tavus_emulator import Faults, TavusEmulator
+from replica_pipeline.config import TavusSettings
+from replica_pipeline_local.stack.tavus_emulator import Faults, TavusEmulator
 
 KEY = "client-test-key"
 VIDEO = "http://127.0.0.1:9/video.mp4"  # nothing listens: the training fails, creation works

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from replica_pipeline_local.tavus_emulator import TavusEmulator
+from replica_pipeline_local.stack.tavus_emulator import TavusEmulator
 
 KEY = "k"
 # Nothing listens on port 9: training downloads fail at once, harmlessly.

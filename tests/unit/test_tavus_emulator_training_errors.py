@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from replica_pipeline_local.tavus_emulator import TavusEmulator
-from replica_pipeline_local.tavus_training_errors import TRAINING_ERRORS
+from replica_pipeline_local.stack.tavus_emulator import TavusEmulator
+from replica_pipeline_local.stack.tavus_training_errors import TRAINING_ERRORS
 
 KEY = "k"
 

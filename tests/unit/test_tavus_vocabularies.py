@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 import requests
 
+from replica_pipeline.adapters.tavus import FACES, REPLICAS, ReplicaRequest, TavusClient, normalized
 from replica_pipeline.config import (
     TAVUS_API_VOCABULARY,
     ConfigError,
     Settings,
     TavusSettings,
 )
-from replica_pipeline.tavus import FACES, REPLICAS, ReplicaRequest, TavusClient, normalized
-from replica_pipeline_local.tavus_emulator import Faults, TavusEmulator
-from replica_pipeline_local.tavus_training_errors import TRAINING_ERRORS
+from replica_pipeline_local.stack.tavus_emulator import Faults, TavusEmulator
+from replica_pipeline_local.stack.tavus_training_errors import TRAINING_ERRORS
 from tests.unit.test_config import REQUIRED
 
 KEY = "vocabulary-test-key"

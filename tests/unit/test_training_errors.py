@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from replica_pipeline.states import Status
-from replica_pipeline.store import Submission, SubmissionKind
-from replica_pipeline.training_errors import HINTS, KINDS, classify, hint
-from replica_pipeline_local.cli import _describe
-from replica_pipeline_local.tavus_training_errors import TRAINING_ERRORS
+from replica_pipeline.adapters.store import Submission, SubmissionKind
+from replica_pipeline.rules.states import Status
+from replica_pipeline.rules.training_errors import HINTS, KINDS, classify, hint
+from replica_pipeline_local.cli.main import _describe
+from replica_pipeline_local.stack.tavus_training_errors import TRAINING_ERRORS
 from tests.harness import Pipeline
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from replica_pipeline.config import ValidationLimits
-from replica_pipeline.media_probe import (
+from replica_pipeline.adapters.media_probe import (
     ByteBudgetExceeded,
     NotAVideoContainer,
     RangedReader,
     probe_video,
 )
-from replica_pipeline.validation import ObjectFacts, VideoFacts, check_object, check_video
+from replica_pipeline.config import ValidationLimits
+from replica_pipeline.rules.validation import ObjectFacts, VideoFacts, check_object, check_video
 from tests.harness import DATA, SAMPLE_VIDEO
 
 LIMITS = ValidationLimits()

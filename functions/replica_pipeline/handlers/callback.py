@@ -11,18 +11,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from replica_pipeline import runtime
-from replica_pipeline.callback_token import SUBMISSION_PARAMETER, TOKEN_PARAMETER
-from replica_pipeline.callbacks import (
+from replica_pipeline.adapters.tavus import TavusClient
+from replica_pipeline.config import load_settings
+from replica_pipeline.handlers.responses import json_error
+from replica_pipeline.observability import CALLBACKS_APPLIED, METRICS_NAMESPACE, traced
+from replica_pipeline.rules.callback_token import SUBMISSION_PARAMETER, TOKEN_PARAMETER
+from replica_pipeline.services.callbacks import (
     CallbackDependencies,
     CallbackRefused,
     confirming_settings,
     describe,
     handle_callback,
 )
-from replica_pipeline.config import load_settings
-from replica_pipeline.handlers.responses import json_error
-from replica_pipeline.observability import CALLBACKS_APPLIED, METRICS_NAMESPACE, traced
-from replica_pipeline.tavus import TavusClient
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)

@@ -23,11 +23,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from replica_pipeline import runtime
-from replica_pipeline.aws import s3_client
+from replica_pipeline.adapters.aws import s3_client
 from replica_pipeline.config import load_settings
-from replica_pipeline.ingest import IngestDependencies, ingest_record
 from replica_pipeline.observability import METRICS_NAMESPACE, traced
-from replica_pipeline.time_budget import RecordBudget
+from replica_pipeline.services.ingest import IngestDependencies, ingest_record
+from replica_pipeline.services.time_budget import RecordBudget
 
 logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)

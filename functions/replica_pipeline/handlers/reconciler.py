@@ -19,7 +19,7 @@ from replica_pipeline.observability import (
     TAVUS_SUSPECT,
     traced,
 )
-from replica_pipeline.reconcile import ReconcileDependencies, reconcile
+from replica_pipeline.services.reconcile import ReconcileDependencies, reconcile
 
 # Left after the last item: writing the cursor, logging and metrics.
 WRAP_UP_SECONDS = 5.0

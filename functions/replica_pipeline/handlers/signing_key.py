@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from replica_pipeline.aws import region
+from replica_pipeline.adapters.aws import region
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

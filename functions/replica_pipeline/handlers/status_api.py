@@ -22,13 +22,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, field_validator
 
 from replica_pipeline import runtime
+from replica_pipeline.adapters.store import ReplicaStore
 from replica_pipeline.clock import utc_now
 from replica_pipeline.handlers.responses import json_error, proxy_json_error
 from replica_pipeline.observability import traced
-from replica_pipeline.retry import RetryNotFound, RetryNotQueued, RetryRefused, request_retry
-from replica_pipeline.states import Status
-from replica_pipeline.status_query import CURSOR_PATTERN, BadCursor, list_submissions, public
-from replica_pipeline.store import ReplicaStore
+from replica_pipeline.rules.states import Status
+from replica_pipeline.services.retry import (
+    RetryNotFound,
+    RetryNotQueued,
+    RetryRefused,
+    request_retry,
+)
+from replica_pipeline.services.status_query import (
+    CURSOR_PATTERN,
+    BadCursor,
+    list_submissions,
+    public,
+)
 
 logger = Logger()
 app = APIGatewayRestResolver(enable_validation=True)

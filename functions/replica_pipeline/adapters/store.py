@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from replica_pipeline import outbox
+from replica_pipeline.adapters import outbox
+from replica_pipeline.adapters.events import Publisher, StatusChange, no_events
+from replica_pipeline.adapters.table_schema import PARTITION_KEY, REPLICA_ID_INDEX, STATUS_INDEX
 from replica_pipeline.clock import iso
-from replica_pipeline.events import Publisher, StatusChange, no_events
-from replica_pipeline.states import RETRYABLE, Status, sources_of
-from replica_pipeline.table_schema import PARTITION_KEY, REPLICA_ID_INDEX, STATUS_INDEX
+from replica_pipeline.rules.states import RETRYABLE, Status, sources_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from replica_pipeline.cloudfront_signer import SIGNED_URL_PARAMETERS, VERSION_PARAMETER
+from replica_pipeline.adapters.cloudfront_signer import SIGNED_URL_PARAMETERS, VERSION_PARAMETER
 
 CHUNK_BYTES = 1024 * 1024
 

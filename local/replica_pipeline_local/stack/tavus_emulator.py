@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from replica_pipeline_local.tavus_training_errors import (
+from replica_pipeline_local.stack.tavus_training_errors import (
     TRAINING_ERRORS,
     is_valid_failure,
     training_error_message,

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from replica_pipeline.adapters.matroska_probe import EBML_MAGIC, MatroskaUnreadable, probe_matroska
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline.matroska_probe import EBML_MAGIC, MatroskaUnreadable, probe_matroska
-from replica_pipeline.validation import VideoFacts, check_video
+from replica_pipeline.rules.validation import VideoFacts, check_video
 
 BLOCK_SIZE = 128 * 1024
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from replica_pipeline.adapters.media_probe import RangedReader, container_rejection
 from replica_pipeline.config import Settings, ValidationLimits
-from replica_pipeline.keys import (
+from replica_pipeline.rules.keys import (
     META_MODEL_NAME,
     Drop,
     Role,
@@ -22,9 +23,8 @@ from replica_pipeline.keys import (
     metadata_text,
     pair_folder,
 )
-from replica_pipeline.media_probe import RangedReader, container_rejection
-from replica_pipeline.training_options import training_options
-from replica_pipeline.validation import ObjectFacts, check_object
+from replica_pipeline.rules.training_options import training_options
+from replica_pipeline.rules.validation import ObjectFacts, check_object
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -48,7 +48,7 @@ class SigningKey:
     def from_secret(cls, secret_text: str) -> SigningKey:
         """Parse ``{"private_key_pem": "-----BEGIN PRIVATE KEY-----…", "serial": "1"}``."""
         # Imported here: presigner imports this module, and PresignRefused lives there.
-        from replica_pipeline.presigner import PresignRefused
+        from replica_pipeline.adapters.presigner import PresignRefused
 
         try:
             value = json.loads(secret_text)

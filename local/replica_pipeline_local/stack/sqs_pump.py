@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from replica_pipeline.config import INGEST_TIMEOUT_SECONDS
-from replica_pipeline_local.lambda_runtime import LocalFunctions
-from replica_pipeline_local.sqs_events import lambda_sqs_event
+from replica_pipeline_local.stack.lambda_runtime import LocalFunctions
+from replica_pipeline_local.stack.sqs_events import lambda_sqs_event
 
 logger = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from av.stream import Discard
 from av.video.stream import VideoStream
 
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline.validation import H264_SAMPLE_ENTRIES
-from replica_pipeline_local.prepare import frame_rate_is_constant
+from replica_pipeline.rules.validation import H264_SAMPLE_ENTRIES
+from replica_pipeline_local.cli.prepare import frame_rate_is_constant
 
 Verdict = Literal["pass", "fail", "warn"]
 Role = Literal["combined", "training", "consent"]

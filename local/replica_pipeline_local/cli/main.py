@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from replica_pipeline.adapters.media_probe import RangedReader, container_rejection
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline.ingest import combined_submission_id, pair_submission_id
-from replica_pipeline.keys import (
+from replica_pipeline.rules.keys import (
     META_CALLBACK_TAG,
     META_MODEL_NAME,
     META_REPLICA_NAME,
@@ -29,23 +29,23 @@ from replica_pipeline.keys import (
     encode_metadata_text,
     pair_keys,
 )
-from replica_pipeline.media_probe import RangedReader, container_rejection
-from replica_pipeline.states import TERMINAL, Status
-from replica_pipeline.training_options import TRAINING_PROPERTIES
-from replica_pipeline.validation import ObjectFacts, check_object
-from replica_pipeline_local.completion import SHELLS
-from replica_pipeline_local.stack_files import (
+from replica_pipeline.rules.states import TERMINAL, Status
+from replica_pipeline.rules.training_options import TRAINING_PROPERTIES
+from replica_pipeline.rules.validation import ObjectFacts, check_object
+from replica_pipeline.services.ingest import combined_submission_id, pair_submission_id
+from replica_pipeline_local.cli.completion import SHELLS
+from replica_pipeline_local.cli.stack_files import (
     LOCAL_STATE_ENV,
     LOCAL_STATE_OPTION,
     OUTPUTS_FILE_ENV,
     OUTPUTS_FILE_NAME,
     OUTPUTS_FILE_OPTION,
 )
-from replica_pipeline_local.targets import Target, TargetError, resolve_target
+from replica_pipeline_local.cli.targets import Target, TargetError, resolve_target
 
 if TYPE_CHECKING:
-    from replica_pipeline_local.preflight import VideoReport
-    from replica_pipeline_local.prepare import Prepared
+    from replica_pipeline_local.cli.preflight import VideoReport
+    from replica_pipeline_local.cli.prepare import Prepared
 
 TERMINAL_WORDS = frozenset(status.value for status in TERMINAL)
 DISTRIBUTION = "replica-pipeline"
@@ -100,7 +100,7 @@ def submit(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 def _prepare_for_upload(
     args: argparse.Namespace, source: Path, output: Path, limits: ValidationLimits
 ) -> Path:
-    from replica_pipeline_local.prepare import PrepareRefused
+    from replica_pipeline_local.cli.prepare import PrepareRefused
 
     try:
         _prepare_with_progress(source, output, limits, quiet=args.json)
@@ -185,7 +185,11 @@ def preflight(
     video: Path, consent: Path | None, limits: ValidationLimits | None = None
 ) -> list[VideoReport]:
     """The deeper check on this machine (decodes the audio): what Tavus needs of a recording."""
-    from replica_pipeline_local.preflight import PreflightError, PreflightLimits, check_submission
+    from replica_pipeline_local.cli.preflight import (
+        PreflightError,
+        PreflightLimits,
+        check_submission,
+    )
 
     try:
         return check_submission(video, consent, PreflightLimits(video=limits or ValidationLimits()))
@@ -195,7 +199,7 @@ def preflight(
 
 def check_command(args: argparse.Namespace) -> int:
     """``replicas check``: 0 ready to upload, 1 fails a requirement, 2 no such file."""
-    from replica_pipeline_local.preflight import render_text
+    from replica_pipeline_local.cli.preflight import render_text
 
     for path in (args.file, args.consent):
         if path is not None and not path.is_file():
@@ -216,7 +220,7 @@ def check_command(args: argparse.Namespace) -> int:
 def prepare_command(args: argparse.Namespace) -> int:
     """``replicas prepare``: 0 written, 1 refused (a re-encode cannot fix it), 2 usage
     (no such file, or OUT exists without --overwrite)."""
-    from replica_pipeline_local.prepare import PrepareRefused, default_output
+    from replica_pipeline_local.cli.prepare import PrepareRefused, default_output
 
     output: Path = args.output or default_output(args.file)
     usage_error = None
@@ -257,7 +261,7 @@ def _prepare_with_progress(
     source: Path, output: Path, limits: ValidationLimits, *, quiet: bool
 ) -> Prepared:
     """Prepare ``source`` with a progress bar on stderr (none when ``quiet``)."""
-    from replica_pipeline_local.prepare import prepare
+    from replica_pipeline_local.cli.prepare import prepare
 
     if quiet:
         return prepare(source, output, limits)
@@ -412,7 +416,7 @@ def _api_error(response: Any) -> str:
 
 def console_command(target: Target, args: argparse.Namespace) -> int:
     """Serve the console until Ctrl-C (its server proxies to the status API, signing for AWS)."""
-    from replica_pipeline_local.console_server import ConsoleError, run_console
+    from replica_pipeline_local.cli.console_server import ConsoleError, run_console
 
     if not 0 <= args.port <= 65535:
         print("replicas: --port must be between 0 and 65535", file=sys.stderr)
@@ -428,7 +432,7 @@ def console_command(target: Target, args: argparse.Namespace) -> int:
 
 
 def dead_letters(target: Target, *, redrive: bool) -> dict[str, Any]:
-    from replica_pipeline.deferral import QueuedMessage
+    from replica_pipeline.rules.deferral import QueuedMessage
 
     sqs = target.client("sqs")
     shown: list[dict[str, Any]] = []
@@ -455,9 +459,9 @@ def dead_letters(target: Target, *, redrive: bool) -> dict[str, Any]:
 
 
 def _keys_of(body: str) -> list[str]:
-    from replica_pipeline.deferral import QueuedMessage
-    from replica_pipeline.keys import MalformedNotification, parse_notification
-    from replica_pipeline.retry import retry_request_in
+    from replica_pipeline.rules.deferral import QueuedMessage
+    from replica_pipeline.rules.keys import MalformedNotification, parse_notification
+    from replica_pipeline.services.retry import retry_request_in
 
     message = QueuedMessage.read(body)
     if message.waiting_since is not None:
@@ -613,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "prepare":  # nor does this
             return prepare_command(args)
         if args.command == "completion":  # nor this
-            from replica_pipeline_local.completion import completion_script
+            from replica_pipeline_local.cli.completion import completion_script
 
             print(completion_script(parser, args.shell))
             return 0

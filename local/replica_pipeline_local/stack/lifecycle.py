@@ -35,7 +35,7 @@ import requests
 
 DEFAULT_STATE_DIR = Path(".local")
 # The CDK app's settings; the local stack reads ingest_max_concurrency from its context.
-CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+CDK_JSON = Path(__file__).resolve().parents[3] / "cdk.json"
 REGION = "us-east-1"
 # moto accepts any credentials; these only have to look like credentials.
 LOCAL_ACCESS_KEY = "local"
@@ -148,8 +148,8 @@ def serve(
 
     ``tavus`` None runs the Tavus emulator; otherwise the handlers call that Tavus.
     """
-    from replica_pipeline_local.lambda_runtime import configure_logging
-    from replica_pipeline_local.moto_server import start_moto_server
+    from replica_pipeline_local.stack.lambda_runtime import configure_logging
+    from replica_pipeline_local.stack.moto_server import start_moto_server
 
     configure_logging()
     # The key goes into the Tavus key secret, as in AWS; the handlers never see it as a variable.
@@ -170,11 +170,11 @@ def serve(
     import boto3
 
     from replica_pipeline.config import DEFAULT_SIGNER, INGEST_TIMEOUT_SECONDS, SIGNER
-    from replica_pipeline_local.api_adapter import ApiAdapter
-    from replica_pipeline_local.bootstrap import bootstrap, lambda_environment
-    from replica_pipeline_local.lambda_runtime import ContainerPool, LocalFunctions
-    from replica_pipeline_local.sqs_pump import SqsPump
-    from replica_pipeline_local.tavus_emulator import TavusEmulator
+    from replica_pipeline_local.stack.api_gateway import ApiAdapter
+    from replica_pipeline_local.stack.bootstrap import bootstrap, lambda_environment
+    from replica_pipeline_local.stack.lambda_runtime import ContainerPool, LocalFunctions
+    from replica_pipeline_local.stack.sqs_pump import SqsPump
+    from replica_pipeline_local.stack.tavus_emulator import TavusEmulator
 
     emulator: TavusEmulator | None = None
     if tavus is None:
@@ -194,7 +194,7 @@ def serve(
     )
     edge = None
     if resources.cloudfront_key_pair_id and resources.cloudfront_public_key_pem:
-        from replica_pipeline_local.cloudfront_edge import CloudFrontEdge
+        from replica_pipeline_local.stack.cloudfront_edge import CloudFrontEdge
 
         # The distribution in front of the bucket: verifies each signed URL, then reads S3.
         edge = CloudFrontEdge(

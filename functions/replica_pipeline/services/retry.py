@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from replica_pipeline.states import Status
-from replica_pipeline.store import Item, ReplicaStore, RetryOutcome
+from replica_pipeline.adapters.store import Item, ReplicaStore, RetryOutcome
+from replica_pipeline.rules.states import Status
 
 # The key of the ingest-queue message that asks for a retry (S3 events have "Records").
 MESSAGE_KEY = "replica_pipeline_retry"

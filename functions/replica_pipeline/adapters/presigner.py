@@ -4,7 +4,7 @@ A URL signed with temporary credentials (a Lambda role's, an SSO session's)
 dies with the session, whatever ``ExpiresIn`` says, long before Tavus gets to
 download it. So we sign only with a long-lived IAM user key, kept in Secrets
 Manager, and refuse anything else; or, with the ``cloudfront`` signer, hand out
-CloudFront signed URLs (``replica_pipeline.cloudfront_signer``), which no IAM
+CloudFront signed URLs (``replica_pipeline.adapters.cloudfront_signer``), which no IAM
 credentials sign at all.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from replica_pipeline.cloudfront_signer import CloudFrontUrlSigner
+from replica_pipeline.adapters.cloudfront_signer import CloudFrontUrlSigner
 from replica_pipeline.config import MAX_PRESIGN_HOURS, MIN_PRESIGN_HOURS
 
 TEMPORARY_KEY_PREFIX = "ASIA"

@@ -12,8 +12,8 @@ from collections.abc import Collection, Iterable
 from datetime import timedelta
 from typing import Any
 
+from replica_pipeline.adapters.tavus import OURS, TavusClient
 from replica_pipeline.clock import parse_iso
-from replica_pipeline.tavus import OURS, TavusClient
 
 # Tavus's clock and ours may disagree a little.
 ADOPTION_CLOCK_SKEW = timedelta(minutes=5)

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from replica_pipeline_local.apigw_events import rest_proxy_event
-from replica_pipeline_local.lambda_runtime import LocalFunctions
+from replica_pipeline_local.stack.apigw_events import rest_proxy_event
+from replica_pipeline_local.stack.lambda_runtime import LocalFunctions
 
 # (path pattern, API Gateway resource, handler, declared methods): the REST API's routes.
 ROUTES: tuple[tuple[re.Pattern[str], str, str, str], ...] = (

@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import requests
 
-from replica_pipeline_local.targets import Target, TargetError
+from replica_pipeline_local.cli.targets import Target, TargetError
 
 logger = logging.getLogger(__name__)
 

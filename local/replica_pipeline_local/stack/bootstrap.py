@@ -7,7 +7,7 @@ user whose long-lived key (``AKIA…``) signs the pre-signed URLs, as in AWS.
 With ``signer="cloudfront"`` it also makes the CloudFront key pair the way the CDK
 stack's custom resource does (the same handler code writes the private key to a
 secret and answers the public key), for the loopback stand-in of the distribution
-(``replica_pipeline_local.cloudfront_edge``). The signer user is made all the same:
+(``replica_pipeline_local.stack.cloudfront_edge``). The signer user is made all the same:
 the handlers of a cloudfront stack are never told about it.
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import boto3
 
+from replica_pipeline.adapters.events import DETAIL_TYPE, EVENT_SOURCE
+from replica_pipeline.adapters.table_schema import create_table_request
 from replica_pipeline.config import DEFAULT_SIGNER, DEFAULT_UPLOAD_PREFIX, SIGNER_CLOUDFRONT
-from replica_pipeline.events import DETAIL_TYPE, EVENT_SOURCE
-from replica_pipeline.table_schema import create_table_request
 
 UPLOAD_PREFIX = DEFAULT_UPLOAD_PREFIX
 DLQ_MAX_RECEIVE_COUNT = 3

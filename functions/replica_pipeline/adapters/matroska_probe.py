@@ -14,7 +14,7 @@ import io
 from dataclasses import replace
 from typing import Any
 
-from replica_pipeline.validation import WEBM, VideoFacts
+from replica_pipeline.rules.validation import WEBM, VideoFacts
 
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 VIDEO_TRACK = 1  # Matroska TrackType

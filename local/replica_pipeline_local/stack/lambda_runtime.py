@@ -30,7 +30,7 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any
 
 from replica_pipeline.config import INGEST_TIMEOUT_SECONDS
-from replica_pipeline_local.lambda_context import LocalLambdaContext
+from replica_pipeline_local.stack.lambda_context import LocalLambdaContext
 
 HANDLERS = ("ingest", "callback", "status_api", "reconciler")
 INGEST_HANDLER = "replica_pipeline.handlers.ingest"

@@ -30,25 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from replica_pipeline.adoption import find_earlier_replica
-from replica_pipeline.callback_token import callback_url
-from replica_pipeline.clock import Clock, parse_iso, utc_now
-from replica_pipeline.config import Settings
-from replica_pipeline.deferral import Deferred, QueuedMessage
-from replica_pipeline.inspection import Inspector, Location, Part
-from replica_pipeline.keys import (
-    META_CALLBACK_TAG,
-    META_MODEL_NAME,
-    META_REPLICA_NAME,
-    ObjectCreated,
-    Role,
-    classify,
-    parse_notification,
-)
-from replica_pipeline.presigner import PresignRefused, presign_get
-from replica_pipeline.retry import RetryRequest, retry_request_in
-from replica_pipeline.states import Status
-from replica_pipeline.store import (
+from replica_pipeline.adapters.inspection import Inspector, Location, Part
+from replica_pipeline.adapters.presigner import PresignRefused, presign_get
+from replica_pipeline.adapters.store import (
     CLAIM_ATTRIBUTES,
     Claim,
     ClaimOutcome,
@@ -56,7 +40,7 @@ from replica_pipeline.store import (
     Submission,
     SubmissionKind,
 )
-from replica_pipeline.tavus import (
+from replica_pipeline.adapters.tavus import (
     ReplicaRequest,
     TavusClient,
     TavusOutcomeUnknown,
@@ -65,8 +49,24 @@ from replica_pipeline.tavus import (
     TavusRejected,
     TavusUnavailable,
 )
-from replica_pipeline.time_budget import RecordBudget
-from replica_pipeline.training_options import training_options
+from replica_pipeline.clock import Clock, parse_iso, utc_now
+from replica_pipeline.config import Settings
+from replica_pipeline.rules.callback_token import callback_url
+from replica_pipeline.rules.deferral import Deferred, QueuedMessage
+from replica_pipeline.rules.keys import (
+    META_CALLBACK_TAG,
+    META_MODEL_NAME,
+    META_REPLICA_NAME,
+    ObjectCreated,
+    Role,
+    classify,
+    parse_notification,
+)
+from replica_pipeline.rules.states import Status
+from replica_pipeline.rules.training_options import training_options
+from replica_pipeline.services.adoption import find_earlier_replica
+from replica_pipeline.services.retry import RetryRequest, retry_request_in
+from replica_pipeline.services.time_budget import RecordBudget
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -21,7 +21,7 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-from replica_pipeline_local.stack_files import (
+from replica_pipeline_local.cli.stack_files import (
     Found,
     StackFileError,
     find_local_stack_json,
