@@ -1,6 +1,7 @@
 """What an upload is, read from S3: its HEAD, its container header, the other half of a pair.
 
-The ingest service decides what to do with a drop; this module only looks.
+The ingest service decides what to do with a drop; this module only looks, and
+answers with a ``Part`` (``rules.identity``).
 Validation rules live in ``validation`` and ``media_probe``; a broken read of
 the header raises (``HeaderUnreadable``) rather than rejecting the video.
 """
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from replica_pipeline.adapters.media_probe import RangedReader, container_rejection
 from replica_pipeline.config import Settings, ValidationLimits
+from replica_pipeline.rules.identity import Part
 from replica_pipeline.rules.keys import (
     META_MODEL_NAME,
     Drop,
@@ -31,28 +33,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 logger = Logger(child=True)
-
-
-@dataclass(frozen=True)
-class Part:
-    """One uploaded object, inspected: where it is, what it is, and whether it passed."""
-
-    drop: Drop
-    bucket: str
-    version_id: str | None
-    etag: str
-    metadata: dict[str, str]
-    rejection: str | None
-
-    @property
-    def identity(self) -> str:
-        """What distinguishes this content from other content under the same key.
-
-        The ETag, not the version id: uploading the same file twice makes a new
-        version but is still the same drop, and must not make a second replica.
-        (The pre-signed URL still pins the exact version.)
-        """
-        return self.etag
 
 
 @dataclass(frozen=True)

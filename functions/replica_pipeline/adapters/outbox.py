@@ -32,18 +32,18 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from replica_pipeline.adapters.events import Publisher, StatusChange
-from replica_pipeline.adapters.table_schema import (
+from replica_pipeline.clock import iso
+from replica_pipeline.contracts.table_schema import (
     EVENT_PENDING_ATTRIBUTE,
     PARTITION_KEY,
     PENDING_EVENT_INDEX,
     UPDATED_AT_ATTRIBUTE,
 )
-from replica_pipeline.clock import iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-    from replica_pipeline.adapters.store import ReplicaStore
+    from replica_pipeline.adapters.store.repository import ReplicaStore
 
 Item = dict[str, Any]
 

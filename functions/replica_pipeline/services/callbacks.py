@@ -22,11 +22,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from replica_pipeline.adapters.store import Item, ReplicaStore, earlier_replica_ids
+from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.adapters.tavus import TavusClient, TavusError, callback_news
 from replica_pipeline.clock import Clock, utc_now
 from replica_pipeline.config import TavusSettings
 from replica_pipeline.rules.callback_token import token_matches
+from replica_pipeline.rules.submission import Item, earlier_replica_ids
 from replica_pipeline.services.tracking import (
     DEFAULT_ERROR,
     Observation,

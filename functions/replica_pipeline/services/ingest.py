@@ -21,7 +21,6 @@ completely and adopts what it finds.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -30,16 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from replica_pipeline.adapters.inspection import Inspector, Location, Part
+from replica_pipeline.adapters.inspection import Inspector, Location
 from replica_pipeline.adapters.presigner import PresignRefused, presign_get
-from replica_pipeline.adapters.store import (
-    CLAIM_ATTRIBUTES,
-    Claim,
-    ClaimOutcome,
-    ReplicaStore,
-    Submission,
-    SubmissionKind,
-)
+from replica_pipeline.adapters.store.claims import Claim, ClaimOutcome
+from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.adapters.tavus import (
     ReplicaRequest,
     TavusClient,
@@ -53,17 +46,15 @@ from replica_pipeline.clock import Clock, parse_iso, utc_now
 from replica_pipeline.config import Settings
 from replica_pipeline.rules.callback_token import callback_url
 from replica_pipeline.rules.deferral import Deferred, QueuedMessage
-from replica_pipeline.rules.keys import (
-    META_CALLBACK_TAG,
-    META_MODEL_NAME,
-    META_REPLICA_NAME,
-    ObjectCreated,
-    Role,
-    classify,
-    parse_notification,
+from replica_pipeline.rules.identity import (
+    Part,
+    combined_submission,
+    pair_submission,
+    part_submission,
 )
+from replica_pipeline.rules.keys import ObjectCreated, Role, classify, parse_notification
 from replica_pipeline.rules.states import Status
-from replica_pipeline.rules.training_options import training_options
+from replica_pipeline.rules.submission import CLAIM_ATTRIBUTES, Submission
 from replica_pipeline.services.adoption import find_earlier_replica
 from replica_pipeline.services.retry import RetryRequest, retry_request_in
 from replica_pipeline.services.time_budget import RecordBudget
@@ -102,19 +93,6 @@ class IngestDependencies:
     clock: Clock = field(default=utc_now)
     # The monotonic time by which this record's Tavus calls must be over (None: no limit).
     deadline: float | None = None
-
-
-def submission_id(*identifying: str) -> str:
-    return hashlib.sha256("\x1f".join(identifying).encode("utf-8")).hexdigest()[:24]
-
-
-def combined_submission_id(bucket: str, name: str, etag: str) -> str:
-    """The id of a single-video drop (the CLI prints it right after uploading)."""
-    return submission_id(bucket, name, Role.COMBINED, etag.strip('"'))
-
-
-def pair_submission_id(bucket: str, name: str, training_etag: str, consent_etag: str) -> str:
-    return submission_id(bucket, name, "pair", training_etag.strip('"'), consent_etag.strip('"'))
 
 
 def ingest_record(
@@ -171,14 +149,14 @@ def ingest_object(created: ObjectCreated, deps: IngestDependencies) -> Outcome:
         return Outcome.IGNORED
     if drop.role is Role.COMBINED:
         if part.rejection:
-            return _reject(_combined_submission(part), part.rejection, deps)
-        return submit(_combined_submission(part), [part], deps)
+            return _reject(combined_submission(part), part.rejection, deps)
+        return submit(combined_submission(part), [part], deps)
     return _ingest_pair_part(part, deps)
 
 
 def _ingest_pair_part(part: Part, deps: IngestDependencies) -> Outcome:
     if part.rejection:
-        return _reject(_part_submission(part), f"{part.drop.role} video: {part.rejection}", deps)
+        return _reject(part_submission(part), f"{part.drop.role} video: {part.rejection}", deps)
     sibling = _inspector(deps).find_sibling(part)
     if sibling is None or sibling.rejection:
         waiting = (
@@ -186,18 +164,18 @@ def _ingest_pair_part(part: Part, deps: IngestDependencies) -> Outcome:
             if part.drop.role is Role.TRAINING
             else Status.WAITING_FOR_TRAINING
         )
-        deps.store.create(_part_submission(part), waiting, deps.clock())
+        deps.store.create(part_submission(part), waiting, deps.clock())
         # Look again after writing: if the other half landed meanwhile, its own
         # event may have missed our placeholder, so this event completes the pair.
         sibling = _inspector(deps).find_sibling(part)
         if sibling is None or sibling.rejection:
             return Outcome.WAITING
     training, consent = (part, sibling) if part.drop.role is Role.TRAINING else (sibling, part)
-    pair = _pair_submission(training, consent)
+    pair = pair_submission(training, consent)
     outcome = submit(pair, [training, consent], deps)
     for half in (training, consent):
         deps.store.retire_waiting(
-            _part_submission(half).submission_id, pair.submission_id, deps.clock()
+            part_submission(half).submission_id, pair.submission_id, deps.clock()
         )
     return outcome
 
@@ -388,70 +366,3 @@ def _reject(submission: Submission, reason: str, deps: IngestDependencies) -> Ou
         extra={"submission_id": submission.submission_id, "reason": reason, "new": created},
     )
     return Outcome.REJECTED if created else Outcome.DUPLICATE
-
-
-def _options(parts: list[Part]) -> tuple[str | None, str | None, str | None]:
-    """replica-name, model-name and callback-tag metadata, the training half first."""
-
-    def first(name: str) -> str | None:
-        return next(
-            (p.metadata[name].strip() for p in parts if p.metadata.get(name, "").strip()), None
-        )
-
-    return first(META_REPLICA_NAME), first(META_MODEL_NAME), first(META_CALLBACK_TAG)
-
-
-def _properties(parts: list[Part]) -> dict[str, bool]:
-    """Tavus's training options from the parts' metadata, the training half's first."""
-    properties: dict[str, bool] = {}
-    for part in reversed(parts):
-        properties.update(training_options(part.metadata).properties)
-    return properties
-
-
-def _submission(
-    sid: str, kind: SubmissionKind, *, training: Part | None, consent: Part | None
-) -> Submission:
-    parts = [part for part in (training, consent) if part is not None]
-    replica_name, model_name, callback_tag = _options(parts)
-    name = replica_name or parts[0].drop.default_replica_name
-    return Submission(
-        submission_id=sid,
-        kind=kind,
-        bucket=parts[0].bucket,
-        name=parts[0].drop.name,
-        replica_name=name,
-        model_name=model_name,
-        callback_tag=callback_tag,
-        # Unique per submission, so a retry can find what an interrupted attempt created.
-        tavus_replica_name=f"{name} [{sid[:8]}]",
-        training_properties=_properties(parts),
-        training_key=training.drop.key if training else None,
-        training_version=training.version_id if training else None,
-        consent_key=consent.drop.key if consent else None,
-        consent_version=consent.version_id if consent else None,
-    )
-
-
-def _combined_submission(part: Part) -> Submission:
-    sid = combined_submission_id(part.bucket, part.drop.name, part.identity)
-    return _submission(sid, SubmissionKind.COMBINED, training=part, consent=None)
-
-
-def _pair_submission(training: Part, consent: Part) -> Submission:
-    sid = pair_submission_id(
-        training.bucket, training.drop.name, training.identity, consent.identity
-    )
-    return _submission(sid, SubmissionKind.PAIR, training=training, consent=consent)
-
-
-def _part_submission(part: Part) -> Submission:
-    """The placeholder (waiting) or rejection item of one half of a pair."""
-    sid = submission_id(part.bucket, part.drop.name, part.drop.role, part.identity)
-    is_training = part.drop.role is Role.TRAINING
-    return _submission(
-        sid,
-        SubmissionKind.PART,
-        training=part if is_training else None,
-        consent=None if is_training else part,
-    )

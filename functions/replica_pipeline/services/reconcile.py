@@ -28,13 +28,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from replica_pipeline.adapters.outbox import RETIRED_BY, drain_pending_events
-from replica_pipeline.adapters.store import (
-    CLAIM_ATTRIBUTES,
-    UNKNOWN_ATTRIBUTES,
-    Item,
-    ReplicaStore,
-    earlier_replica_ids,
-)
+from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.adapters.tavus import (
     TavusClient,
     TavusOutOfTime,
@@ -44,6 +38,12 @@ from replica_pipeline.adapters.tavus import (
 from replica_pipeline.clock import Clock, iso, parse_iso, utc_now
 from replica_pipeline.config import ReconcileSettings
 from replica_pipeline.rules.states import Status
+from replica_pipeline.rules.submission import (
+    CLAIM_ATTRIBUTES,
+    UNKNOWN_ATTRIBUTES,
+    Item,
+    earlier_replica_ids,
+)
 from replica_pipeline.services.adoption import earlier_replica_in
 from replica_pipeline.services.tracking import apply_observation, observe_replica
 

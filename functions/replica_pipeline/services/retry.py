@@ -1,7 +1,8 @@
 """Retry: a person asks for a failed submission to be sent to Tavus again.
 
-The status API starts the new attempt in the table (``ReplicaStore.begin_retry``,
-once per attempt however often the request arrives) and puts a retry message on
+The status API judges the request (``begin_retry``: no such submission, a
+replay, refused, or which attempt to retry), starts the new attempt in the table
+(once per attempt however often the request arrives) and puts a retry message on
 the ingest queue; the ingest worker claims that attempt and calls Create
 Replica with fresh pre-signed URLs. Going through the queue gives a retry what
 a drop already has: retries with backoff, the dead-letter queue, and the
@@ -14,10 +15,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from replica_pipeline.adapters.store import Item, ReplicaStore, RetryOutcome
-from replica_pipeline.rules.states import Status
+from replica_pipeline.adapters.store.repository import ReplicaStore
+from replica_pipeline.rules.states import RETRYABLE, Status
+from replica_pipeline.rules.submission import Item
 
 # The key of the ingest-queue message that asks for a retry (S3 events have "Records").
 MESSAGE_KEY = "replica_pipeline_retry"
@@ -53,6 +56,47 @@ def retry_request_in(body: str) -> RetryRequest | None:
     return RetryRequest(submission_id, attempt)
 
 
+class RetryOutcome(StrEnum):
+    STARTED = "started"  # the item is now the new attempt, waiting to be submitted
+    REPLAYED = "replayed"  # this attempt was retried before: nothing more to do
+    REFUSED = "refused"  # not in a retryable state (the item says why)
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class RetryStart:
+    outcome: RetryOutcome
+    item: Item | None
+
+
+def begin_retry(
+    store: ReplicaStore, submission_id: str, attempt: int | None, now: datetime
+) -> RetryStart:
+    """Make a failed submission's next attempt, once per ``attempt``.
+
+    ``attempt`` is the attempt being retried (the item's ``attempts`` as the
+    caller saw it; None means "the current one"). The store's write is
+    conditional on the item still being in ``error`` at that attempt, so a
+    request sent twice, or two sent at once, start exactly one new attempt; the
+    loser sees the attempt already moved on and is told it was a replay.
+    """
+    while True:
+        current = store.get(submission_id)
+        if current is None:
+            return RetryStart(RetryOutcome.MISSING, None)
+        seen = int(current.get("attempts", 0))
+        retried = seen if attempt is None else attempt
+        if retried in {int(n) for n in current.get("retried_attempts", [])}:
+            return RetryStart(RetryOutcome.REPLAYED, current)
+        if current.get("status") not in {status.value for status in RETRYABLE} or retried != seen:
+            return RetryStart(RetryOutcome.REFUSED, current)
+        item = store.start_next_attempt(current, retried, now)
+        if item is not None:
+            return RetryStart(RetryOutcome.STARTED, item)
+        # Someone else moved it between our read and our write: judge again.
+        attempt = retried
+
+
 class RetryRefused(Exception):
     """The submission cannot be retried; the message says why (HTTP 409)."""
 
@@ -82,7 +126,7 @@ def request_retry(
     now: datetime,
 ) -> RetryAnswer:
     """Start the next attempt of a submission in ``error`` and queue its submission."""
-    start = store.begin_retry(submission_id, attempt, now)
+    start = begin_retry(store, submission_id, attempt, now)
     if start.outcome is RetryOutcome.MISSING or start.item is None:
         raise RetryNotFound(f"no submission {submission_id!r}")
     item = start.item

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from replica_pipeline.adapters.store import Item, ReplicaStore
+from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.rules.states import Status
+from replica_pipeline.rules.submission import Item
 from replica_pipeline.rules.training_errors import classify, hint
 
 # Bookkeeping of the claim protocol: not part of what a reader sees.

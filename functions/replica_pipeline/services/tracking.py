@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from replica_pipeline.adapters.store import CLAIM_ATTRIBUTES, UNKNOWN_ATTRIBUTES, Item, ReplicaStore
+from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.rules.states import Status, is_terminal
+from replica_pipeline.rules.submission import CLAIM_ATTRIBUTES, UNKNOWN_ATTRIBUTES, Item
 
 COMPLETED_WORDS = frozenset({"ready", "completed", "complete", "succeeded", "success"})
 ERROR_WORDS = frozenset({"error", "failed", "failure"})

@@ -1,0 +1,1 @@
+"""The replicas table: ``repository.ReplicaStore`` and the layers it is built from."""

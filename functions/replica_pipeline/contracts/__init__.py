@@ -1,0 +1,1 @@
+"""Plain data shared by the functions, the CDK app and the local stack."""
