@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -17,12 +16,19 @@ from constructs import Construct
 from infra.checkov import skip_checks
 from infra.functions import FunctionSpec, FunctionsRuntime, PipelineFunction
 from infra.nag import acknowledge, nag_reference
-from infra.secrets import PipelineSecrets
+from infra.secrets import PipelineSecrets, grant_get_secret_value
 from infra.storage import ReplicasTable
 from replica_pipeline.config import CALLBACK_TIMEOUT_SECONDS, INGEST_QUEUE_URL
+from replica_pipeline.contracts.routes import (
+    RETRY_REPLICA,
+    ROUTES,
+    STATUS_FUNCTION,
+    TAVUS_CALLBACK,
+    Route,
+)
 
 STAGE_NAME = "v1"
-CALLBACK_PATH = "/callbacks/tavus"
+CALLBACK_PATH = TAVUS_CALLBACK.path
 CALLBACK_HANDLER = "replica_pipeline.handlers.callback.handler"
 STATUS_HANDLER = "replica_pipeline.handlers.status_api.handler"
 # Stage-wide default (the status API, used by people and the CLI); the callback route
@@ -197,16 +203,11 @@ class CallbackEndpoint(Construct):
 
         role = self.handler.role
         props.replicas.grant_item_writes(role)
-        role.add_to_principal_policy(
-            # Written out: secret.grant_read would add DescribeSecret, which nothing calls.
-            iam.PolicyStatement(
-                sid="ReadCallbackSecrets",
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[
-                    props.secrets.tavus_api_key.secret_arn,
-                    props.secrets.callback_hmac_key.secret_arn,
-                ],
-            )
+        grant_get_secret_value(
+            role,
+            "ReadCallbackSecrets",
+            props.secrets.tavus_api_key,
+            props.secrets.callback_hmac_key,
         )
         props.event_bus.grant_put_events_to(role)
         acknowledge(
@@ -226,18 +227,21 @@ class StatusEndpointsProps:
     event_bus: events.IEventBus
 
 
-# Path -> the request parameters API Gateway checks before invoking (True: required).
+def request_parameters(route: Route) -> dict[str, bool]:
+    """The request parameters API Gateway checks before invoking (True: required)."""
+    return {
+        **{f"method.request.querystring.{name}": False for name in route.query_parameters},
+        **{f"method.request.path.{name}": True for name in route.path_parameters},
+    }
+
+
+# Path -> its request parameters, for the status API's GET routes.
 STATUS_ROUTES: dict[str, dict[str, bool]] = {
-    "/replicas": {
-        "method.request.querystring.status": False,
-        "method.request.querystring.limit": False,
-        "method.request.querystring.next": False,
-    },
-    "/replicas/{submission_id}": {"method.request.path.submission_id": True},
-    "/replicas/by-replica/{replica_id}": {"method.request.path.replica_id": True},
-    "/openapi.json": {},
+    route.path: request_parameters(route)
+    for route in ROUTES
+    if route.function == STATUS_FUNCTION and route.method == "GET"
 }
-RETRY_PATH = "/replicas/{submission_id}/retry"
+RETRY_PATH = RETRY_REPLICA.path
 
 
 class StatusEndpoints(Construct):
@@ -278,10 +282,10 @@ class StatusEndpoints(Construct):
             self._acknowledge_iam_callers(method)
             self.methods[path] = method
         retry = props.api.rest_api.root.resource_for_path(RETRY_PATH).add_method(
-            "POST",
+            RETRY_REPLICA.method,
             integration,
             authorization_type=apigateway.AuthorizationType.IAM,
-            request_parameters={"method.request.path.submission_id": True},
+            request_parameters=request_parameters(RETRY_REPLICA),
             request_validator=props.api.parameters_validator,
         )
         self._acknowledge_iam_callers(retry)

@@ -8,13 +8,36 @@ from typing import Any, TypeVar
 
 METRICS_NAMESPACE = "ReplicaPipeline"
 
-# Metric names the stack's alarms and dashboard read (the handlers emit them).
-DROPS_SUBMITTED = "DropsSubmitted"
-DROPS_REJECTED = "DropsRejected"
+# Every metric the handlers emit; the stack's alarms and dashboard read some of them.
+# Ingest: one per message, one per record that went back to the queue.
+INGEST_MESSAGES = "IngestMessages"
+INGEST_RECORD_FAILED = "IngestRecordFailed"
 CALLBACKS_APPLIED = "CallbacksApplied"
+CALLBACKS_UNCHANGED = "CallbacksUnchanged"
+# Reconciler, emitted every run (zeros included, so alarms have data).
 STUCK_TRAININGS = "StuckTrainings"
+RECONCILE_HEALED = "ReconcileHealed"
+RECONCILE_ADOPTED = "ReconcileAdopted"
+HALF_PAIRS_REJECTED = "HalfPairsRejected"
+RECONCILE_UNKNOWN_REPLICAS = "ReconcileUnknownReplicas"
 # 1 when a reconciler run met too many unknown replicas to believe Tavus.
 TAVUS_SUSPECT = "TavusForgotReplicas"
+RECONCILE_OUT_OF_TIME = "ReconcileOutOfTime"
+STATUS_EVENTS_REPUBLISHED = "StatusEventsRepublished"
+
+
+def drops_metric(outcome: str) -> str:
+    """The count of drops that ended with ``outcome`` (an ingest ``Outcome``'s value)."""
+    return f"Drops{outcome.title()}"
+
+
+def callbacks_refused_metric(status_code: int) -> str:
+    """The count of callbacks refused with HTTP ``status_code``."""
+    return f"CallbacksRefused{status_code}"
+
+
+DROPS_SUBMITTED = drops_metric("submitted")
+DROPS_REJECTED = drops_metric("rejected")
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 

@@ -6,20 +6,22 @@ moto and the Tavus emulator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from replica_pipeline.adapters.aws import (
     events_client,
     region,
     replicas_table,
+    s3_client,
     secret_text,
     sqs_client,
 )
 from replica_pipeline.adapters.cloudfront_signer import CloudFrontUrlSigner, SigningKey
 from replica_pipeline.adapters.events import EventBridgePublisher
 from replica_pipeline.adapters.presigner import SignerCredentials, make_signing_client
-from replica_pipeline.adapters.store import ReplicaStore
+from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.adapters.tavus import TavusClient, TavusUnavailable
 from replica_pipeline.config import (
     INGEST_QUEUE_URL,
@@ -29,6 +31,30 @@ from replica_pipeline.config import (
     TavusSettings,
     load_settings,
 )
+
+Result = TypeVar("Result")
+
+# The handlers' per-container builders, so a fresh container can be simulated in one call.
+_per_container_builders: list[Any] = []
+
+
+def per_container(builder: Callable[[], Result]) -> Callable[[], Result]:
+    """Build once per container, on first use (``functools.cache``), and register for a reset."""
+    cached = cache(builder)
+    _per_container_builders.append(cached)
+    return cached
+
+
+def forget_container() -> None:
+    """Forget what this container built: settings, AWS clients and the handlers' builders.
+
+    The next invocation then reads its environment afresh, as a cold start would.
+    """
+    load_settings.cache_clear()
+    for factory in (s3_client, events_client, sqs_client, replicas_table):
+        factory.cache_clear()
+    for builder in _per_container_builders:
+        builder.cache_clear()
 
 
 def replica_store() -> ReplicaStore:

@@ -8,7 +8,6 @@ is queued again with a delay, which uses up none of its deliveries.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -25,7 +24,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from replica_pipeline import runtime
 from replica_pipeline.adapters.aws import s3_client
 from replica_pipeline.config import load_settings
-from replica_pipeline.observability import METRICS_NAMESPACE, traced
+from replica_pipeline.observability import (
+    INGEST_MESSAGES,
+    INGEST_RECORD_FAILED,
+    METRICS_NAMESPACE,
+    drops_metric,
+    traced,
+)
 from replica_pipeline.services.ingest import IngestDependencies, ingest_record
 from replica_pipeline.services.time_budget import RecordBudget
 
@@ -34,7 +39,7 @@ metrics = Metrics(namespace=METRICS_NAMESPACE)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@cache
+@runtime.per_container
 def dependencies() -> IngestDependencies:
     return IngestDependencies(
         settings=load_settings(),
@@ -48,7 +53,7 @@ def dependencies() -> IngestDependencies:
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    metrics.add_metric(name="IngestMessages", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=INGEST_MESSAGES, unit=MetricUnit.Count, value=1)
     budget = RecordBudget.now(lambda_context.get_remaining_time_in_millis() / 1000)
     try:
         outcomes = ingest_record(record.body, dependencies(), budget)
@@ -56,10 +61,10 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
         logger.exception(
             "record failed; it returns to the queue", extra={"message_id": record.message_id}
         )
-        metrics.add_metric(name="IngestRecordFailed", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=INGEST_RECORD_FAILED, unit=MetricUnit.Count, value=1)
         raise
     for outcome in outcomes:
-        metrics.add_metric(name=f"Drops{outcome.value.title()}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=drops_metric(outcome.value), unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -14,7 +13,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from replica_pipeline import runtime
 from replica_pipeline.config import load_settings
 from replica_pipeline.observability import (
+    HALF_PAIRS_REJECTED,
     METRICS_NAMESPACE,
+    RECONCILE_ADOPTED,
+    RECONCILE_HEALED,
+    RECONCILE_OUT_OF_TIME,
+    RECONCILE_UNKNOWN_REPLICAS,
+    STATUS_EVENTS_REPUBLISHED,
     STUCK_TRAININGS,
     TAVUS_SUSPECT,
     traced,
@@ -28,7 +33,7 @@ logger = Logger()
 metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 
-@cache
+@runtime.per_container
 def dependencies() -> ReconcileDependencies:
     return ReconcileDependencies(
         store=runtime.replica_store(),
@@ -56,19 +61,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = reconcile(for_this_run(context))
     # Emitted every run, zeros included, so the stuck-training alarm has data.
     metrics.add_metric(name=STUCK_TRAININGS, unit=MetricUnit.Count, value=report.stuck_trainings)
-    metrics.add_metric(name="ReconcileHealed", unit=MetricUnit.Count, value=report.healed)
-    metrics.add_metric(name="ReconcileAdopted", unit=MetricUnit.Count, value=report.adopted)
+    metrics.add_metric(name=RECONCILE_HEALED, unit=MetricUnit.Count, value=report.healed)
+    metrics.add_metric(name=RECONCILE_ADOPTED, unit=MetricUnit.Count, value=report.adopted)
     metrics.add_metric(
-        name="HalfPairsRejected", unit=MetricUnit.Count, value=report.half_pairs_rejected
+        name=HALF_PAIRS_REJECTED, unit=MetricUnit.Count, value=report.half_pairs_rejected
     )
-    metrics.add_metric(name="ReconcileUnknownReplicas", unit=MetricUnit.Count, value=report.unknown)
+    metrics.add_metric(name=RECONCILE_UNKNOWN_REPLICAS, unit=MetricUnit.Count, value=report.unknown)
     # Emitted every run, zeros included: the alarm on a Tavus that forgot many replicas.
     metrics.add_metric(name=TAVUS_SUSPECT, unit=MetricUnit.Count, value=int(report.tavus_suspect))
     metrics.add_metric(
-        name="ReconcileOutOfTime", unit=MetricUnit.Count, value=int(report.out_of_time)
+        name=RECONCILE_OUT_OF_TIME, unit=MetricUnit.Count, value=int(report.out_of_time)
     )
     metrics.add_metric(
-        name="StatusEventsRepublished", unit=MetricUnit.Count, value=report.events_republished
+        name=STATUS_EVENTS_REPUBLISHED, unit=MetricUnit.Count, value=report.events_republished
     )
     logger.info("reconciled", extra=report.as_dict())
     return report.as_dict()

@@ -9,7 +9,7 @@ routes and models below.
 from __future__ import annotations
 
 import base64
-from functools import cache
+import inspect
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -18,13 +18,25 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, field_validator
 
 from replica_pipeline import runtime
-from replica_pipeline.adapters.store import ReplicaStore
+from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.clock import utc_now
+from replica_pipeline.contracts.routes import (
+    GET_BY_REPLICA_ID,
+    GET_REPLICA,
+    HTTP_METHODS,
+    LIST_REPLICAS,
+    OPENAPI_DOCUMENT,
+    RETRY_REPLICA,
+    ROUTES,
+    STATUS_FUNCTION,
+    Route,
+)
 from replica_pipeline.handlers.responses import json_error, proxy_json_error
+from replica_pipeline.handlers.status_models import ErrorBody, Replica, ReplicaPage, RetryBody
 from replica_pipeline.observability import traced
 from replica_pipeline.rules.states import Status
 from replica_pipeline.services.retry import (
@@ -44,85 +56,7 @@ logger = Logger()
 app = APIGatewayRestResolver(enable_validation=True)
 
 
-class HistoryEntry(BaseModel):
-    at: str
-    status: Status | None = None
-    note: str | None = None
-
-
-class Replica(BaseModel):
-    """One submission: a drop on its way to (or done as) a Tavus replica."""
-
-    submission_id: str
-    status: Status
-    kind: str = Field(description="combined, pair, or part (half of a pair)")
-    name: str = Field(description="the drop's name from its S3 key")
-    replica_name: str
-    replica_id: str | None = Field(default=None, description="Tavus's id, once submitted")
-    training_progress: int | None = Field(default=None, ge=0, le=100)
-    error_message: str | None = None
-    error_kind: str | None = Field(
-        default=None,
-        description=(
-            "for an error Tavus reported, its kind as Tavus's training errors table names "
-            "it (e.g. video_duration, consent_mismatch); null when not recognised"
-        ),
-    )
-    error_hint: str | None = Field(
-        default=None, description="what to do about that error, in one sentence"
-    )
-    last_error: str | None = Field(
-        default=None, description="why a submitting item is waiting to be retried"
-    )
-    model_name: str | None = None
-    callback_tag: str | None = None
-    tavus_replica_name: str | None = None
-    bucket: str
-    training_key: str | None = None
-    consent_key: str | None = None
-    training_version: str | None = None
-    consent_version: str | None = None
-    created_at: str
-    updated_at: str
-    attempts: int = Field(default=0, description="attempts so far; a retry starts the next")
-    thumbnail_video_url: str | None = Field(
-        default=None, description="Tavus's preview of the finished replica"
-    )
-    previous_replica_ids: list[str] = Field(
-        default=[], description="Tavus replicas of earlier attempts that failed"
-    )
-    history: list[HistoryEntry] = []
-
-
-class RetryBody(BaseModel):
-    attempt: int | None = Field(
-        default=None,
-        ge=0,
-        description=(
-            "the attempt being retried: the item's `attempts` as you saw it. Sending it "
-            "makes the request idempotent: a repeat answers 202 again and starts nothing."
-        ),
-    )
-
-    @field_validator("attempt", mode="before")
-    @classmethod
-    def not_a_boolean(cls, value: Any) -> Any:
-        # JSON Schema's integer admits 2.0, so lax parsing stays; but `true` is not attempt 1.
-        if isinstance(value, bool):
-            raise ValueError("must be an integer, not true or false")
-        return value
-
-
-class ReplicaPage(BaseModel):
-    items: list[Replica]
-    next: str | None = Field(default=None, description="pass as ?next= for the following page")
-
-
-class ErrorBody(BaseModel):
-    error: str
-
-
-@cache
+@runtime.per_container
 def store() -> ReplicaStore:
     return runtime.replica_store()
 
@@ -141,7 +75,7 @@ NOT_QUEUED = _error_response("the retry could not be queued; nothing was sent to
 
 
 @app.get(
-    "/replicas",
+    LIST_REPLICAS.resolver_path,
     summary="List submissions, newest first",
     responses={200: {"description": "a page of submissions"}, 400: BAD_PARAMETERS},
 )
@@ -157,7 +91,7 @@ def list_replicas(
 
 
 @app.get(
-    "/replicas/by-replica/<replica_id>",
+    GET_BY_REPLICA_ID.resolver_path,
     summary="One submission, by Tavus replica id",
     responses={200: {"description": "the submission"}, 400: BAD_PARAMETERS, 404: NOT_FOUND},
 )
@@ -169,7 +103,7 @@ def get_by_replica_id(replica_id: Annotated[str, Path(min_length=1, max_length=1
 
 
 @app.get(
-    "/replicas/<submission_id>",
+    GET_REPLICA.resolver_path,
     summary="One submission, by submission id",
     responses={200: {"description": "the submission"}, 400: BAD_PARAMETERS, 404: NOT_FOUND},
 )
@@ -180,11 +114,11 @@ def get_replica(submission_id: Annotated[str, Path(min_length=1, max_length=128)
     return Replica(**public(item))
 
 
-RETRY_RESOURCE = "/replicas/{submission_id}/retry"  # API Gateway's name for the route
+RETRY_RESOURCE = RETRY_REPLICA.path  # API Gateway's name for the route
 
 
 @app.post(
-    "/replicas/<submission_id>/retry",
+    RETRY_REPLICA.resolver_path,
     summary="Retry a failed submission as a new attempt",
     description=(
         "Sends the same videos to Tavus again, with fresh pre-signed URLs, as attempt "
@@ -229,7 +163,7 @@ def retry_replica(
     )
 
 
-@app.get("/openapi.json", include_in_schema=False)
+@app.get(OPENAPI_DOCUMENT.resolver_path, include_in_schema=False)
 def openapi_document() -> Response[str]:
     return Response(
         status_code=200,
@@ -238,35 +172,31 @@ def openapi_document() -> Response[str]:
     )
 
 
-OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
-
-
 READ_ONLY = "this resource is read-only: use GET"
+REFUSALS = {"GET": READ_ONLY, "POST": "a retry is requested with POST"}
 
 
-@app.route("/replicas", method=OTHER_METHODS, include_in_schema=False)
-@app.route("/openapi.json", method=OTHER_METHODS, include_in_schema=False)
-def refuse_writes() -> Response[str]:
-    return json_error(405, READ_ONLY, allow="GET")
+def _refuse_other_methods(route: Route) -> None:
+    """Answer 405, naming the one method the route takes, to every other method on its path."""
+    reason = REFUSALS[route.method]
+
+    def refuse(**_path_parameters: str) -> Response[str]:
+        return json_error(405, reason, allow=route.method)
+
+    # The resolver's validation reads the signature: name the path's parameters in it.
+    refuse.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+            for name in route.path_parameters
+        ]
+    )
+    others = [method for method in HTTP_METHODS if method != route.method]
+    app.route(route.resolver_path, method=others, include_in_schema=False)(refuse)
 
 
-@app.route(
-    "/replicas/<submission_id>/retry",
-    method=["GET", "PUT", "PATCH", "DELETE"],
-    include_in_schema=False,
-)
-def refuse_other_retry_methods(submission_id: str) -> Response[str]:
-    return json_error(405, "a retry is requested with POST", allow="POST")
-
-
-@app.route("/replicas/<submission_id>", method=OTHER_METHODS, include_in_schema=False)
-def refuse_item_writes(submission_id: str) -> Response[str]:
-    return json_error(405, READ_ONLY, allow="GET")
-
-
-@app.route("/replicas/by-replica/<replica_id>", method=OTHER_METHODS, include_in_schema=False)
-def refuse_replica_writes(replica_id: str) -> Response[str]:
-    return json_error(405, READ_ONLY, allow="GET")
+for _route in ROUTES:
+    if _route.function == STATUS_FUNCTION:
+        _refuse_other_methods(_route)
 
 
 @app.exception_handler(RequestValidationError)
@@ -304,7 +234,7 @@ def not_found(error: NotFoundError) -> Response[str]:
 
 
 # Request counts, latency and errors come from API Gateway's own metrics.
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Checked before the resolver, whose body parsing fails on some malformed media types

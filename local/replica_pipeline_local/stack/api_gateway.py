@@ -15,32 +15,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from replica_pipeline.contracts.routes import ROUTES as API_ROUTES
+from replica_pipeline.contracts.routes import Route
 from replica_pipeline_local.stack.apigw_events import rest_proxy_event
 from replica_pipeline_local.stack.lambda_runtime import LocalFunctions
 
+
+def _pattern(route: Route) -> re.Pattern[str]:
+    """The route's path as a regex, each ``{parameter}`` a named group for one segment."""
+    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path)) + "$")
+
+
 # (path pattern, API Gateway resource, handler, declared methods): the REST API's routes.
-ROUTES: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
-    (re.compile(r"^/callbacks/tavus$"), "/callbacks/tavus", "callback", "POST"),
-    (re.compile(r"^/replicas$"), "/replicas", "status_api", "GET"),
-    (
-        re.compile(r"^/replicas/by-replica/(?P<replica_id>[^/]+)$"),
-        "/replicas/by-replica/{replica_id}",
-        "status_api",
-        "GET",
-    ),
-    (
-        re.compile(r"^/replicas/(?P<submission_id>[^/]+)/retry$"),
-        "/replicas/{submission_id}/retry",
-        "status_api",
-        "POST",
-    ),
-    (
-        re.compile(r"^/replicas/(?P<submission_id>[^/]+)$"),
-        "/replicas/{submission_id}",
-        "status_api",
-        "GET",
-    ),
-    (re.compile(r"^/openapi\.json$"), "/openapi.json", "status_api", "GET"),
+ROUTES: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
+    (_pattern(route), route.path, route.function, route.method) for route in API_ROUTES
 )
 # What API Gateway itself would refuse before any Lambda runs (10 MB payload limit).
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
