@@ -121,13 +121,13 @@ def measure_on(stack: LocalStack) -> Report:
         )
 
     creates_before = int(stack.emulator("/_emulator/stats")["creates"])
-    prefix = stack.description["upload_prefix"]
+    prefix = stack.description.upload_prefix
     keys = [f"{prefix}bench-drop-{run}-{n:04d}.mp4" for n in range(DROPS)]
-    pid = int(stack.description["pid"])
+    pid = stack.pid
     stack_cpu = process_cpu_seconds(pid)
     first_upload = datetime.now().astimezone()
     started = time.monotonic()
-    upload_seconds = upload_all(s3, stack.description["bucket"], keys, bodies)
+    upload_seconds = upload_all(s3, stack.description.bucket, keys, bodies)
 
     deadline = started + TIME_LIMIT_SECONDS
     sqs = stack.client("sqs")
@@ -136,7 +136,7 @@ def measure_on(stack: LocalStack) -> Report:
         creates = int(stack.emulator("/_emulator/stats")["creates"]) - creates_before
         if creates >= DROPS:
             break
-        peak_depth = max(peak_depth, queue_depth(sqs, stack.description["queue_url"]))
+        peak_depth = max(peak_depth, queue_depth(sqs, stack.description.queue_url))
         time.sleep(1.0)
     items = items_of_run(stack, run)
     while time.monotonic() < deadline and (
@@ -158,8 +158,8 @@ def measure_on(stack: LocalStack) -> Report:
     ]
     names = Counter(str(r["request"].get("replica_name")) for r in replicas)
     duplicates = sum(count - 1 for count in names.values() if count > 1)
-    dead_letters = queue_depth(sqs, stack.description["dlq_url"])
-    status_events = queue_depth(sqs, stack.description["events_queue_url"])
+    dead_letters = queue_depth(sqs, stack.description.dlq_url)
+    status_events = queue_depth(sqs, stack.events_queue_url)
 
     drops_per_second = len(settled) / wall if finished else 0.0
     puts_per_second = DROPS / reference_seconds

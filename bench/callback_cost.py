@@ -36,12 +36,13 @@ from replica_pipeline.adapters.events import (  # noqa: E402
     EventBridgePublisher,
     StatusChange,
 )
-from replica_pipeline.adapters.store import ReplicaStore, Submission, SubmissionKind  # noqa: E402
+from replica_pipeline.adapters.store.repository import ReplicaStore  # noqa: E402
 from replica_pipeline.adapters.tavus import TavusClient  # noqa: E402
 from replica_pipeline.clock import iso, utc_now  # noqa: E402
 from replica_pipeline.config import TavusSettings  # noqa: E402
 from replica_pipeline.rules.callback_token import callback_token  # noqa: E402
 from replica_pipeline.rules.states import Status  # noqa: E402
+from replica_pipeline.rules.submission import Submission, SubmissionKind  # noqa: E402
 from replica_pipeline.services.callbacks import CallbackDependencies, handle_callback  # noqa: E402
 from replica_pipeline_local.stack.bootstrap import bootstrap  # noqa: E402
 from replica_pipeline_local.stack.tavus_emulator import TavusEmulator  # noqa: E402

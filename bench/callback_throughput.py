@@ -34,11 +34,11 @@ use_functions_package()
 
 from replica_pipeline import config  # noqa: E402
 from replica_pipeline.adapters.events import DETAIL_TYPE, EVENT_SOURCE  # noqa: E402
-from replica_pipeline.adapters.store import Submission, SubmissionKind  # noqa: E402
 from replica_pipeline.clock import iso, utc_now  # noqa: E402
 from replica_pipeline.rules.callback_token import TOKEN_PARAMETER  # noqa: E402
 from replica_pipeline.rules.callback_token import callback_url as submission_callback_url  # noqa: E402
 from replica_pipeline.rules.states import Status  # noqa: E402
+from replica_pipeline.rules.submission import Submission, SubmissionKind  # noqa: E402
 
 ITEMS = 200
 CALLBACKS_PER_ITEM = 5  # progress 9, 18, ... 45: 1,000 callbacks in all
@@ -61,10 +61,10 @@ def seed_items(stack: LocalStack, run: str) -> list[tuple[str, str]]:
             submission = Submission(
                 sid,
                 SubmissionKind.COMBINED,
-                stack.description["bucket"],
+                stack.description.bucket,
                 f"bench-cb-{n}",
                 f"Bench {n}",
-                training_key=f"{stack.description['upload_prefix']}bench-cb-{run}-{n}.mp4",
+                training_key=f"{stack.description.upload_prefix}bench-cb-{run}-{n}.mp4",
                 tavus_replica_name=f"Bench {n} [{sid[-8:]}]",
             )
             item = submission.attributes()
@@ -110,8 +110,8 @@ def moto_round(stack: LocalStack, pairs: list[tuple[str, str]], rounds: int) -> 
     """A callback's three AWS calls sent straight to moto, one round after another:
     (wall ms per round, ms of the stack process's CPU per round)."""
     dynamodb, events = stack.client("dynamodb"), stack.client("events")
-    table, bus = stack.description["table"], stack.description["event_bus"]
-    pid = int(stack.description["pid"])
+    table, bus = stack.description.table, stack.description.event_bus
+    pid = stack.pid
 
     def one_round(n: int) -> None:
         sid, replica_id = pairs[n % len(pairs)]
@@ -206,8 +206,8 @@ def measure_on(stack: LocalStack) -> Report:
     key = secrets.get_secret_value(SecretId=stack.lambda_env[config.CALLBACK_HMAC_SECRET_ARN])[
         "SecretString"
     ].encode()
-    callback_url = stack.description["callback_url"]
-    api_url = stack.description["api_url"]
+    callback_url = stack.callback_url
+    api_url = stack.description.api_url
 
     # Warm both functions (first invocations import the handlers and build clients).
     requests.get(f"{api_url}/replicas/bench-warm-up", timeout=60)
@@ -241,7 +241,7 @@ def measure_on(stack: LocalStack) -> Report:
         for i, progress in sent
     ]
     moto_before_ms, moto_before_cpu = moto_round(stack, pairs, MOTO_ROUNDS)
-    pid = int(stack.description["pid"])
+    pid = stack.pid
     stack_cpu, client_cpu = process_cpu_seconds(pid), time.process_time()
     load_started = time.perf_counter()
     answers, seconds = run_load(tasks, threads=THREADS, time_limit=TIME_LIMIT_SECONDS)

@@ -128,8 +128,8 @@ CASES = (
 
 def put(stack: LocalStack, key: str, metadata: dict[str, str]) -> None:
     stack.client("s3").put_object(
-        Bucket=stack.description["bucket"],
-        Key=f"{stack.description['upload_prefix']}{key}",
+        Bucket=stack.description.bucket,
+        Key=f"{stack.description.upload_prefix}{key}",
         Body=SAMPLE.read_bytes(),
         Metadata=metadata,
         ContentType="video/mp4",
@@ -137,7 +137,7 @@ def put(stack: LocalStack, key: str, metadata: dict[str, str]) -> None:
 
 
 def wait_for_training(stack: LocalStack, training_key: str, deadline: float) -> dict[str, Any]:
-    full_key = f"{stack.description['upload_prefix']}{training_key}"
+    full_key = f"{stack.description.upload_prefix}{training_key}"
     while time.monotonic() < deadline:
         items = [
             i

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -12,50 +11,65 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import requests
 
 from bench import ROOT
+from replica_pipeline_local.stack_description import FILE_NAME, LocalStackDescription
 
 START_TIMEOUT_SECONDS = 150
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class LocalStack:
-    description: dict[str, Any]  # stack.json
+    description: LocalStackDescription  # stack.json
     lambda_env: dict[str, str]  # lambda.env: the handlers' environment
     state_dir: Path
 
+    # Keys `make up` always writes, though the CLI's reader leaves them optional.
+    @property
+    def pid(self) -> int:
+        return _written(self.description.pid, "pid")
+
+    @property
+    def callback_url(self) -> str:
+        return _written(self.description.callback_url, "callback_url")
+
+    @property
+    def events_queue_url(self) -> str:
+        return _written(self.description.events_queue_url, "events_queue_url")
+
     def session(self) -> boto3.session.Session:
         return boto3.session.Session(
-            aws_access_key_id=self.description["aws_access_key_id"],
-            aws_secret_access_key=self.description["aws_secret_access_key"],
-            region_name=self.description["region"],
+            aws_access_key_id=self.description.aws_access_key_id,
+            aws_secret_access_key=self.description.aws_secret_access_key,
+            region_name=self.description.region,
         )
 
     def client(self, service: str) -> Any:
         return self.session().client(  # type: ignore[call-overload]
-            service, endpoint_url=self.description["aws_endpoint_url"]
+            service, endpoint_url=self.description.aws_endpoint_url
         )
 
     def table(self) -> Any:
         dynamodb = self.session().resource(
-            "dynamodb", endpoint_url=self.description["aws_endpoint_url"]
+            "dynamodb", endpoint_url=self.description.aws_endpoint_url
         )
-        return dynamodb.Table(self.description["table"])
+        return dynamodb.Table(self.description.table)
 
     def emulator(self, path: str) -> Any:
         """GET one of the Tavus emulator's control endpoints (``/_emulator/...``)."""
-        response = requests.get(f"{self.description['tavus_url']}{path}", timeout=30)
+        response = requests.get(f"{self.description.tavus_url}{path}", timeout=30)
         response.raise_for_status()
         return response.json()
 
     def set_emulator_faults(self, faults: dict[str, Any]) -> Any:
         """Replace the Tavus emulator's faults (``POST /_emulator/faults``); the faults it took."""
         response = requests.post(
-            f"{self.description['tavus_url']}/_emulator/faults", json=faults, timeout=30
+            f"{self.description.tavus_url}/_emulator/faults", json=faults, timeout=30
         )
         response.raise_for_status()
         return response.json()
@@ -70,6 +84,12 @@ def process_cpu_seconds(pid: int) -> float:
 def read_env_file(path: Path) -> dict[str, str]:
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {key: value for key, value in pairs}
+
+
+def _written(value: T | None, key: str) -> T:
+    if value is None:
+        raise RuntimeError(f"stack.json has no {key}; was it written by `make up`?")
+    return value
 
 
 @contextmanager
@@ -108,7 +128,7 @@ def local_stack(
         )
         if started.returncode != 0:
             raise RuntimeError(f"the local stack did not start: {started.stdout}{started.stderr}")
-        description = json.loads((state_dir / "stack.json").read_text())
+        description = LocalStackDescription.load(state_dir / FILE_NAME)
         yield LocalStack(description, read_env_file(state_dir / "lambda.env"), state_dir)
     finally:
         subprocess.run(  # noqa: S603 - our own module, fixed arguments

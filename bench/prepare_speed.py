@@ -32,8 +32,8 @@ from bench.figures import Figure, Report, mib, run_alone
 use_functions_package()
 
 from replica_pipeline.config import ValidationLimits  # noqa: E402
-from replica_pipeline_local.cli.main import check_local_video  # noqa: E402
 from replica_pipeline_local.cli.prepare import prepare  # noqa: E402
+from replica_pipeline_local.cli.submit_command import check_local_video  # noqa: E402
 from tests.clips import make_clip  # noqa: E402
 
 SECONDS = 120

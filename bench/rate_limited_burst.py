@@ -70,7 +70,7 @@ DEAD_LETTERS = "rate-limited burst: messages in the ingest dead-letter queue"
 def dead_letters(stack: LocalStack) -> tuple[int, list[dict[str, Any]]]:
     """Messages in the ingest DLQ (visible or in flight), and the ones a peek returns."""
     sqs = stack.client("sqs")
-    dlq_url = stack.description["dlq_url"]
+    dlq_url = stack.description.dlq_url
     counted = queue_depth(sqs, dlq_url)
     # VisibilityTimeout=0: a peek that leaves the messages where they were.
     peeked: list[dict[str, Any]] = sqs.receive_message(
@@ -138,13 +138,13 @@ def measure_on(stack: LocalStack) -> Report:
     check_variant(bodies[0])
     check_variant(bodies[-1])
     s3 = stack.client("s3")
-    prefix = stack.description["upload_prefix"]
+    prefix = stack.description.upload_prefix
     keys = [f"{prefix}bench-burst-{run}-{n:04d}.mp4" for n in range(DROPS)]
 
     stack.set_emulator_faults({"max_creates_per_second": LIMIT_PER_SECOND})
     first_upload = datetime.now().astimezone()
     started = time.monotonic()
-    upload_seconds = upload_all(s3, stack.description["bucket"], keys, bodies)
+    upload_seconds = upload_all(s3, stack.description.bucket, keys, bodies)
     items = wait_until_settled(stack, run, started + TIME_LIMIT_SECONDS)
 
     replicas = replicas_of_run(stack, run)

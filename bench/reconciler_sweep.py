@@ -55,11 +55,12 @@ from replica_pipeline_local.stack.moto_server import start_moto_server
 use_functions_package()
 
 from replica_pipeline.adapters.events import EventBridgePublisher  # noqa: E402
-from replica_pipeline.adapters.store import ReplicaStore, Submission, SubmissionKind  # noqa: E402
+from replica_pipeline.adapters.store.repository import ReplicaStore  # noqa: E402
 from replica_pipeline.adapters.tavus import TavusClient  # noqa: E402
 from replica_pipeline.clock import parse_iso, utc_now  # noqa: E402
 from replica_pipeline.config import ReconcileSettings, TavusSettings  # noqa: E402
 from replica_pipeline.rules.states import Status  # noqa: E402
+from replica_pipeline.rules.submission import Submission, SubmissionKind  # noqa: E402
 from replica_pipeline.services.reconcile import (  # noqa: E402
     ReconcileDependencies,
     ReconcileReport,
@@ -376,7 +377,7 @@ class Heal:
 
 
 def find_item(stack: LocalStack, key: str) -> dict[str, Any] | None:
-    full_key = f"{stack.description['upload_prefix']}{key}"
+    full_key = f"{stack.description.upload_prefix}{key}"
     items = [
         i
         for i in stack.table().scan(ConsistentRead=True)["Items"]
@@ -387,8 +388,8 @@ def find_item(stack: LocalStack, key: str) -> dict[str, Any] | None:
 
 def tavus_replica(stack: LocalStack, replica_id: str) -> dict[str, Any]:
     response = requests.get(
-        f"{stack.description['tavus_url']}/v2/replicas/{replica_id}",
-        headers={"x-api-key": stack.description["tavus_api_key"]},
+        f"{stack.description.tavus_url}/v2/replicas/{replica_id}",
+        headers={"x-api-key": stack.description.tavus_api_key},
         timeout=10,
     )
     response.raise_for_status()
@@ -461,8 +462,8 @@ def wait_until_healed(stack: LocalStack, key: str) -> tuple[dict[str, Any], date
 
 def heal_one(stack: LocalStack, key: str, name: str) -> Heal:
     stack.client("s3").put_object(
-        Bucket=stack.description["bucket"],
-        Key=f"{stack.description['upload_prefix']}{key}",
+        Bucket=stack.description.bucket,
+        Key=f"{stack.description.upload_prefix}{key}",
         Body=SAMPLE.read_bytes(),
         Metadata={"replica-name": name},
         ContentType="video/mp4",

@@ -19,7 +19,7 @@ from constructs import Construct
 from infra.checkov import skip_checks
 from infra.functions import FunctionSpec, FunctionsRuntime, PipelineFunction
 from infra.nag import acknowledge, nag_reference
-from infra.secrets import PipelineSecrets
+from infra.secrets import PipelineSecrets, grant_get_secret_value
 from infra.signers import CloudFrontSigner
 from infra.storage import ReplicasTable, UploadsBucket
 from replica_pipeline.config import INGEST_QUEUE_URL, INGEST_TIMEOUT_SECONDS
@@ -164,21 +164,16 @@ class Ingest(Construct):
             role.add_to_principal_policy(statement)
         props.replicas.grant_item_writes(role)
         secrets = props.secrets
-        role.add_to_principal_policy(
-            # Written out: secret.grant_read would add DescribeSecret, which nothing calls.
-            iam.PolicyStatement(
-                sid="ReadIngestSecrets",
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[
-                    secrets.tavus_api_key.secret_arn,
-                    secrets.callback_hmac_key.secret_arn,
-                    (
-                        props.cloudfront_signer.key_secret.secret_arn
-                        if props.cloudfront_signer is not None
-                        else secrets.signer_credentials.secret_arn
-                    ),
-                ],
-            )
+        grant_get_secret_value(
+            role,
+            "ReadIngestSecrets",
+            secrets.tavus_api_key,
+            secrets.callback_hmac_key,
+            (
+                props.cloudfront_signer.key_secret
+                if props.cloudfront_signer is not None
+                else secrets.signer_credentials
+            ),
         )
         props.event_bus.grant_put_events_to(role)
         role.add_to_principal_policy(

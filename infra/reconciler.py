@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.checkov import skip_checks
 from infra.functions import FunctionSpec, FunctionsRuntime, PipelineFunction
 from infra.nag import acknowledge, nag_reference
-from infra.secrets import PipelineSecrets
+from infra.secrets import PipelineSecrets, grant_get_secret_value
 from infra.storage import ReplicasTable
 
 HANDLER = "replica_pipeline.handlers.reconciler.handler"
@@ -112,14 +111,7 @@ class Reconciler(Construct):
 
         role = self.handler.role
         props.replicas.grant_item_writes(role)
-        role.add_to_principal_policy(
-            # Written out: secret.grant_read would add DescribeSecret, which nothing calls.
-            iam.PolicyStatement(
-                sid="ReadTavusKey",
-                actions=["secretsmanager:GetSecretValue"],
-                resources=[props.secrets.tavus_api_key.secret_arn],
-            )
-        )
+        grant_get_secret_value(role, "ReadTavusKey", props.secrets.tavus_api_key)
         props.event_bus.grant_put_events_to(role)
         acknowledge(
             role.node.find_child("DefaultPolicy"),

@@ -43,6 +43,20 @@ from replica_pipeline.config import TAVUS_API_KEY_PLACEHOLDER
 HMAC_KEY_LENGTH = 64
 
 
+def grant_get_secret_value(role: iam.IRole, sid: str, *secrets: secretsmanager.ISecret) -> None:
+    """Let ``role`` read the values of ``secrets``, in one statement named ``sid``.
+
+    Written out: ``secret.grant_read`` would add DescribeSecret, which nothing calls.
+    """
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            actions=["secretsmanager:GetSecretValue"],
+            resources=[secret.secret_arn for secret in secrets],
+        )
+    )
+
+
 @dataclass(frozen=True)
 class PipelineSecretsProps:
     uploads: UploadsBucket

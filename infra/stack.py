@@ -9,6 +9,7 @@ from constructs import Construct
 
 from infra.pipeline import ReplicaPipeline, ReplicaPipelineProps
 from infra.settings import StackSettings
+from replica_pipeline.contracts import stack_outputs
 
 
 class ReplicaPipelineStack(Stack):
@@ -31,27 +32,52 @@ class ReplicaPipelineStack(Stack):
         self._outputs()
 
     def _outputs(self) -> None:
+        # Ids from the shared contract: the CLI finds a deployed stack by them.
         pipeline = self.pipeline
         outputs = {
-            "UploadsBucketName": (pipeline.uploads.bucket.bucket_name, "Drop videos here"),
-            "UploadPrefix": (pipeline.uploads.upload_prefix, "Key prefix of drops"),
-            "ReplicasTableName": (pipeline.replicas.table.table_name, "One item per submission"),
-            "ApiUrl": (pipeline.api.rest_api.url, "Status API (IAM auth) and callbacks"),
-            "CallbackBaseUrl": (pipeline.api.callback_base_url, "Where Tavus posts callbacks"),
-            "TavusApiKeySecretArn": (
+            stack_outputs.UPLOADS_BUCKET_NAME: (
+                pipeline.uploads.bucket.bucket_name,
+                "Drop videos here",
+            ),
+            stack_outputs.UPLOAD_PREFIX: (pipeline.uploads.upload_prefix, "Key prefix of drops"),
+            stack_outputs.REPLICAS_TABLE_NAME: (
+                pipeline.replicas.table.table_name,
+                "One item per submission",
+            ),
+            stack_outputs.API_URL: (
+                pipeline.api.rest_api.url,
+                "Status API (IAM auth) and callbacks",
+            ),
+            stack_outputs.CALLBACK_BASE_URL: (
+                pipeline.api.callback_base_url,
+                "Where Tavus posts callbacks",
+            ),
+            stack_outputs.TAVUS_API_KEY_SECRET_ARN: (
                 pipeline.secrets.tavus_api_key.secret_arn,
                 "Put your Tavus API key here",
             ),
-            "CallbackHmacSecretArn": (
+            stack_outputs.CALLBACK_HMAC_SECRET_ARN: (
                 pipeline.secrets.callback_hmac_key.secret_arn,
                 "Key of the callback tokens",
             ),
             **self._signer_outputs(),
-            "EventBusName": (pipeline.status_events.bus_name, "Replica Status Changed events"),
-            "DashboardUrl": (pipeline.operations.dashboard_url, "CloudWatch dashboard"),
-            "AlarmTopicArn": (pipeline.operations.topic.topic_arn, "Subscribe to receive alarms"),
-            "IngestQueueUrl": (pipeline.ingest.queue.queue_url, "S3 notifications to ingest"),
-            "IngestDlqUrl": (
+            stack_outputs.EVENT_BUS_NAME: (
+                pipeline.status_events.bus_name,
+                "Replica Status Changed events",
+            ),
+            stack_outputs.DASHBOARD_URL: (
+                pipeline.operations.dashboard_url,
+                "CloudWatch dashboard",
+            ),
+            stack_outputs.ALARM_TOPIC_ARN: (
+                pipeline.operations.topic.topic_arn,
+                "Subscribe to receive alarms",
+            ),
+            stack_outputs.INGEST_QUEUE_URL: (
+                pipeline.ingest.queue.queue_url,
+                "S3 notifications to ingest",
+            ),
+            stack_outputs.INGEST_DLQ_URL: (
                 pipeline.ingest.dead_letter_queue.queue_url,
                 "Notifications ingest gave up on (replicas dead-letters --redrive)",
             ),
@@ -63,20 +89,23 @@ class ReplicaPipelineStack(Stack):
         cloudfront = self.pipeline.cloudfront_signer
         if cloudfront is not None:
             return {
-                "SignerDistributionDomain": (
+                stack_outputs.SIGNER_DISTRIBUTION_DOMAIN: (
                     cloudfront.distribution.distribution_domain_name,
                     "CloudFront distribution that serves the signed Tavus download URLs",
                 ),
-                "SignerKeySecretArn": (
+                stack_outputs.SIGNER_KEY_SECRET_ARN: (
                     cloudfront.key_secret.secret_arn,
                     "Private key of the CloudFront key pair that signs Tavus download URLs",
                 ),
             }
         secrets = self.pipeline.secrets
         return {
-            "SignerSecretArn": (
+            stack_outputs.SIGNER_SECRET_ARN: (
                 secrets.signer_credentials.secret_arn,
                 "Access key that pre-signs Tavus download URLs",
             ),
-            "SignerUserName": (secrets.signer.user_name, "IAM user of the signer key"),
+            stack_outputs.SIGNER_USER_NAME: (
+                secrets.signer.user_name,
+                "IAM user of the signer key",
+            ),
         }

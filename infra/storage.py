@@ -1,5 +1,5 @@
 """Where drops land (the uploads bucket and its access-log bucket) and where submissions live
-(the replicas table, built from the one schema in ``replica_pipeline.adapters.table_schema``)."""
+(the replicas table, built from the one schema in ``replica_pipeline.contracts.table_schema``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.checkov import skip_checks
 from infra.nag import nag_resource
-from replica_pipeline.adapters.table_schema import INDEXES, PARTITION_KEY
+from replica_pipeline.contracts.table_schema import INDEXES, PARTITION_KEY
 
 # Objects the pipeline reads: the current version (GetObject) or, since the bucket is
 # versioned and every request names the version it was notified about, that version.

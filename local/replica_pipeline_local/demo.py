@@ -10,7 +10,6 @@ from replica_pipeline_local.cli import main as cli
 from replica_pipeline_local.stack.lifecycle import (
     DEFAULT_STATE_DIR,
     StackFiles,
-    is_external_tavus,
     running_stack,
     up,
 )
@@ -25,10 +24,11 @@ def main() -> int:
     if up(files, []) != 0:
         return 1
     description = running_stack(files)
-    every = f"every {(description or {}).get('reconcile_every_seconds', 10):g} s"
-    if description and is_external_tavus(description):
+    seconds = description.reconcile_every_seconds if description else None
+    every = f"every {10 if seconds is None else seconds:g} s"
+    if description and description.is_external_tavus:
         print(
-            f"\nThis stack calls the Tavus at {description['tavus_url']}, not the emulator: "
+            f"\nThis stack calls the Tavus at {description.tavus_url}, not the emulator: "
             "training takes hours there, not seconds. Tavus's callbacks cannot reach this "
             f"laptop, so statuses move when the local reconciler polls Get Replica ({every}). "
             "Ctrl-C stops watching; the stack keeps running, and `.venv/bin/replicas watch` "

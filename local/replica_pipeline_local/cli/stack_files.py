@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from replica_pipeline_local.stack_description import FILE_NAME as STACK_JSON
+
 # Environment variables a user sets once in a shell profile instead of repeating options.
 LOCAL_STATE_ENV = "REPLICAS_LOCAL_STATE"
 OUTPUTS_FILE_ENV = "REPLICAS_OUTPUTS_FILE"
@@ -21,7 +23,6 @@ OUTPUTS_FILE_OPTION = "--outputs-file"
 
 # What `make up` writes in the repository, and what the README's deploy writes there.
 LOCAL_STATE_DIR_NAME = ".local"
-STACK_JSON = "stack.json"
 OUTPUTS_FILE_NAME = "cdk-outputs.json"
 
 

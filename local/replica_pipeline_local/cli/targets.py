@@ -21,6 +21,7 @@ import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from replica_pipeline.contracts import stack_outputs
 from replica_pipeline_local.cli.stack_files import (
     Found,
     StackFileError,
@@ -29,19 +30,9 @@ from replica_pipeline_local.cli.stack_files import (
     local_stack_not_found,
     read_json_object,
 )
+from replica_pipeline_local.stack_description import LocalStackDescription
 
 LOCAL = "local"
-
-# Output ids of the deployed stack (infra/stack.py), lowercased: matched exactly, ignoring
-# case; a stack whose outputs sit in a construct (ids with a prefix) still matches by suffix.
-OUTPUT_BUCKET = "uploadsbucketname"
-OUTPUT_UPLOAD_PREFIX = "uploadprefix"
-OUTPUT_TABLE = "replicastablename"
-OUTPUT_API_URL = "apiurl"
-OUTPUT_QUEUE_URL = "ingestqueueurl"
-OUTPUT_DLQ_URL = "ingestdlqurl"
-# Optional: a stack that outputs its region saves guessing it from the URLs.
-REGION_OUTPUT = "region"
 
 
 class TargetError(Exception):
@@ -152,47 +143,28 @@ def resolve_target(
         raise TargetError(str(error)) from None
 
 
-def load_target(stack: str | None, state_dir: Path) -> Target:
-    """``stack`` with the local stack's state in ``state_dir`` (the default when it has
-    ``stack.json``); deployed stacks from CloudFormation."""
-    stack_json = state_dir / "stack.json"
-    if stack in (None, LOCAL):
-        if not stack_json.exists():
-            if stack is None:
-                raise TargetError(
-                    "no stack to talk to: start the local one with `make up`, "
-                    "or name a deployed stack with --stack NAME"
-                )
-            raise TargetError("the local stack is not running: start it with `make up`")
-        found = Found(stack_json, "the state dir")
-        try:
-            return _local(read_json_object(found), found)
-        except StackFileError as error:
-            raise TargetError(str(error)) from None
-    return _deployed(stack)
-
-
 def _local(description: Mapping[str, Any], found: Found) -> Target:
     try:
-        return Target(
-            name=LOCAL,
-            region=description["region"],
-            bucket=description["bucket"],
-            upload_prefix=description["upload_prefix"],
-            table=description["table"],
-            api_url=description["api_url"],
-            queue_url=description["queue_url"],
-            dlq_url=description["dlq_url"],
-            endpoint_url=description["aws_endpoint_url"],
-            access_key=description["aws_access_key_id"],
-            secret_key=description["aws_secret_access_key"],
-            tavus_url=description.get("tavus_url"),
-        )
+        stack = LocalStackDescription.from_dict(description)
     except KeyError as missing:
         raise TargetError(
             f"{found.path} ({found.source}) has no {missing} entry; "
             "is it a local stack's stack.json?"
         ) from None
+    return Target(
+        name=LOCAL,
+        region=stack.region,
+        bucket=stack.bucket,
+        upload_prefix=stack.upload_prefix,
+        table=stack.table,
+        api_url=stack.api_url,
+        queue_url=stack.queue_url,
+        dlq_url=stack.dlq_url,
+        endpoint_url=stack.aws_endpoint_url,
+        access_key=stack.aws_access_key_id,
+        secret_key=stack.aws_secret_access_key,
+        tavus_url=stack.tavus_url,
+    )
 
 
 def _deployed(stack_name: str) -> Target:
@@ -253,23 +225,22 @@ def _stacks_in_outputs_file(option: Path | None, environ: Mapping[str, str], cwd
 def target_from_outputs(
     stack_name: str, outputs: Mapping[str, str], configured_region: str | None
 ) -> Target:
-    """A deployed stack from its outputs (output id → value), wherever they were read."""
-    lowered = {key.lower(): value for key, value in outputs.items()}
+    """A deployed stack from its outputs (output id → value), wherever they were read.
+
+    Ids are matched exactly: the CDK stack writes them from the same constants.
+    """
 
     def output(key: str) -> str:
-        if key in lowered:
-            return lowered[key]
-        suffixed = [value for name, value in lowered.items() if name.endswith(key)]
-        if len(suffixed) == 1:
-            return suffixed[0]
+        if key in outputs:
+            return outputs[key]
         raise TargetError(
             f"stack {stack_name!r} has no {key} output; is it a replica-pipeline stack?"
         )
 
-    api_url = output(OUTPUT_API_URL)
-    queue_url = output(OUTPUT_QUEUE_URL)
+    api_url = output(stack_outputs.API_URL)
+    queue_url = output(stack_outputs.INGEST_QUEUE_URL)
     region = (
-        lowered.get(REGION_OUTPUT)
+        outputs.get(stack_outputs.REGION)
         or _region_in_url(api_url)
         or _region_in_url(queue_url)
         or configured_region
@@ -282,12 +253,12 @@ def target_from_outputs(
     return Target(
         name=stack_name,
         region=region,
-        bucket=output(OUTPUT_BUCKET),
-        upload_prefix=output(OUTPUT_UPLOAD_PREFIX),
-        table=output(OUTPUT_TABLE),
+        bucket=output(stack_outputs.UPLOADS_BUCKET_NAME),
+        upload_prefix=output(stack_outputs.UPLOAD_PREFIX),
+        table=output(stack_outputs.REPLICAS_TABLE_NAME),
         api_url=api_url,
         queue_url=queue_url,
-        dlq_url=output(OUTPUT_DLQ_URL),
+        dlq_url=output(stack_outputs.INGEST_DLQ_URL),
     )
 
 

@@ -22,8 +22,8 @@ from typing import Any
 import boto3
 
 from replica_pipeline.adapters.events import DETAIL_TYPE, EVENT_SOURCE
-from replica_pipeline.adapters.table_schema import create_table_request
 from replica_pipeline.config import DEFAULT_SIGNER, DEFAULT_UPLOAD_PREFIX, SIGNER_CLOUDFRONT
+from replica_pipeline.contracts.table_schema import create_table_request
 
 UPLOAD_PREFIX = DEFAULT_UPLOAD_PREFIX
 DLQ_MAX_RECEIVE_COUNT = 3

@@ -33,6 +33,14 @@ from urllib.parse import urlsplit
 
 import requests
 
+from replica_pipeline_local.stack_description import (
+    CLOUDFRONT_SIGNER,
+    TAVUS_EMULATOR,
+    TAVUS_EXTERNAL,
+    LocalStackDescription,
+)
+from replica_pipeline_local.stack_description import FILE_NAME as STACK_JSON
+
 DEFAULT_STATE_DIR = Path(".local")
 # The CDK app's settings; the local stack reads ingest_max_concurrency from its context.
 CDK_JSON = Path(__file__).resolve().parents[3] / "cdk.json"
@@ -119,7 +127,7 @@ class StackFiles:
 
     @property
     def stack_json(self) -> Path:
-        return self.state_dir / "stack.json"
+        return self.state_dir / STACK_JSON
 
     @property
     def lambda_env(self) -> Path:
@@ -242,29 +250,30 @@ def serve(
         thread.start()
     pump.start()
 
-    description = {
-        "aws_endpoint_url": endpoint,
-        "region": REGION,
-        "aws_access_key_id": LOCAL_ACCESS_KEY,
-        "aws_secret_access_key": LOCAL_SECRET_KEY,
-        "bucket": resources.bucket,
-        "upload_prefix": resources.upload_prefix,
-        "table": resources.table,
-        "api_url": adapter.url,
-        "callback_url": f"{adapter.url}/callbacks/tavus",
-        "tavus_url": tavus_url,
-        "tavus_api_key": tavus_api_key,
-        "tavus": "emulator" if emulator else "external",
-        "ingest_concurrency": ingest_concurrency,
-        "reconcile_every_seconds": reconcile_every,
-        "event_bus": resources.event_bus,
-        "queue_url": resources.queue_url,
-        "dlq_url": resources.dlq_url,
-        "events_queue_url": resources.events_queue_url,
-        "pid": os.getpid(),
+    description = LocalStackDescription(
+        aws_endpoint_url=endpoint,
+        region=REGION,
+        aws_access_key_id=LOCAL_ACCESS_KEY,
+        aws_secret_access_key=LOCAL_SECRET_KEY,
+        bucket=resources.bucket,
+        upload_prefix=resources.upload_prefix,
+        table=resources.table,
+        api_url=adapter.url,
+        callback_url=f"{adapter.url}/callbacks/tavus",
+        tavus_url=tavus_url,
+        tavus_api_key=tavus_api_key,
+        tavus=TAVUS_EMULATOR if emulator else TAVUS_EXTERNAL,
+        ingest_concurrency=ingest_concurrency,
+        reconcile_every_seconds=reconcile_every,
+        event_bus=resources.event_bus,
+        queue_url=resources.queue_url,
+        dlq_url=resources.dlq_url,
+        events_queue_url=resources.events_queue_url,
+        pid=os.getpid(),
         # Only with SIGNER=cloudfront: the default stack.json keeps its documented keys.
-        **({"signer": "cloudfront", "cloudfront_url": edge.url} if edge else {}),
-    }
+        signer=CLOUDFRONT_SIGNER if edge else None,
+        cloudfront_url=edge.url if edge else None,
+    )
     files.lambda_env.write_text(
         "".join(
             f"{key}={value}\n"
@@ -280,9 +289,11 @@ def serve(
     )
     # Written last and atomically: its presence means the stack answers.
     temporary = files.stack_json.with_suffix(".tmp")
-    temporary.write_text(json.dumps(description, indent=2) + "\n")
+    temporary.write_text(description.to_json())
     temporary.replace(files.stack_json)
-    endpoints = {k: v for k, v in description.items() if k.endswith(("_url", "bucket", "table"))}
+    endpoints = {
+        k: v for k, v in description.as_dict().items() if k.endswith(("_url", "bucket", "table"))
+    }
     logging.getLogger("replica_pipeline_local.stack").info(
         "local stack ready: %s", json.dumps(endpoints)
     )
@@ -303,12 +314,14 @@ def serve(
     files.stack_json.unlink(missing_ok=True)
 
 
-def running_stack(files: StackFiles) -> dict[str, Any] | None:
+def running_stack(files: StackFiles) -> LocalStackDescription | None:
     """The description of a live stack in this state directory, or None."""
     try:
-        description: dict[str, Any] = json.loads(files.stack_json.read_text())
-        os.kill(int(description["pid"]), 0)
-        requests.get(f"{description['api_url']}/openapi.json", timeout=3).raise_for_status()
+        description = LocalStackDescription.load(files.stack_json)
+        if description.pid is None:
+            return None
+        os.kill(int(description.pid), 0)
+        requests.get(f"{description.api_url}/openapi.json", timeout=3).raise_for_status()
     except (OSError, ValueError, KeyError, requests.RequestException):
         return None
     return description
@@ -328,16 +341,16 @@ def up(files: StackFiles, extra_args: list[str], environ: Mapping[str, str] | No
         return 2
     current = running_stack(files)
     if current:
-        if tavus and (current["tavus_url"], current["tavus_api_key"]) != (tavus.url, tavus.api_key):
+        if tavus and (current.tavus_url, current.tavus_api_key) != (tavus.url, tavus.api_key):
             print(
-                f"The local stack is already running (pid {current['pid']}) against "
-                f"{_tavus_label(current)} {current['tavus_url']}, not {tavus.url}; "
+                f"The local stack is already running (pid {current.pid}) against "
+                f"{_tavus_label(current)} {current.tavus_url}, not {tavus.url}; "
                 "run `make down` first.",
                 file=sys.stderr,
             )
             return 1
-        print(f"The local stack is already running (pid {current['pid']}): {files.stack_json}")
-        print(_summary_line(_tavus_label(current), current["tavus_url"]))
+        print(f"The local stack is already running (pid {current.pid}): {files.stack_json}")
+        print(_summary_line(_tavus_label(current), current.tavus_url))
         return 0
     files.log_file.parent.mkdir(parents=True, exist_ok=True)
     files.stack_json.unlink(missing_ok=True)
@@ -380,11 +393,11 @@ def up(files: StackFiles, extra_args: list[str], environ: Mapping[str, str] | No
                 f"endpoints in {files.stack_json}"
             )
             for label, value in (
-                ("status API", f"{description['api_url']}/replicas"),
-                ("uploads", f"s3://{description['bucket']}/{description['upload_prefix']}"),
-                ("AWS (moto)", description["aws_endpoint_url"]),
-                (_tavus_label(description), description["tavus_url"]),
-                ("ingest", f"up to {description['ingest_concurrency']} invocations at once"),
+                ("status API", f"{description.api_url}/replicas"),
+                ("uploads", f"s3://{description.bucket}/{description.upload_prefix}"),
+                ("AWS (moto)", description.aws_endpoint_url),
+                (_tavus_label(description), description.tavus_url),
+                ("ingest", f"up to {description.ingest_concurrency} invocations at once"),
                 ("logs", files.log_file),
             ):
                 print(_summary_line(label, value))
@@ -395,13 +408,8 @@ def up(files: StackFiles, extra_args: list[str], environ: Mapping[str, str] | No
     return 1
 
 
-def is_external_tavus(description: Mapping[str, Any]) -> bool:
-    """Whether a running stack (its stack.json) calls a Tavus other than the emulator."""
-    return description.get("tavus") == "external"
-
-
-def _tavus_label(description: Mapping[str, Any]) -> str:
-    return "Tavus (external)" if is_external_tavus(description) else "Tavus (emu)"
+def _tavus_label(description: LocalStackDescription) -> str:
+    return "Tavus (external)" if description.is_external_tavus else "Tavus (emu)"
 
 
 def _summary_line(label: str, value: object) -> str:
@@ -430,15 +438,25 @@ def down(files: StackFiles) -> int:
 
 
 def _pid(files: StackFiles) -> int | None:
-    for source in (files.pid_file, files.stack_json):
-        try:
-            text = source.read_text()
-            pid = int(json.loads(text)["pid"]) if source.suffix == ".json" else int(text.strip())
-        except (OSError, ValueError, KeyError):
-            continue
-        if _alive(pid):
+    for pid in (_pid_in_pid_file(files), _pid_in_stack_json(files)):
+        if pid is not None and _alive(pid):
             return pid
     return None
+
+
+def _pid_in_pid_file(files: StackFiles) -> int | None:
+    try:
+        return int(files.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_in_stack_json(files: StackFiles) -> int | None:
+    try:
+        pid = LocalStackDescription.load(files.stack_json).pid
+        return None if pid is None else int(pid)
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _alive(pid: int) -> bool:
@@ -522,7 +540,7 @@ def main() -> None:
         sys.exit(down(files))
     else:
         description = running_stack(files)
-        print(json.dumps(description, indent=2) if description else "No local stack is running.")
+        print(description.to_json().rstrip("\n") if description else "No local stack is running.")
         sys.exit(0 if description else 1)
 
 

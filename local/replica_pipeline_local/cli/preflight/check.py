@@ -1,0 +1,60 @@
+"""The pre-flight check of one file, or of what one submission would upload."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from replica_pipeline_local.cli.preflight.decoding import (
+    duration_seconds,
+    file_size,
+    first_video_stream,
+    loudness_envelope,
+    open_container,
+)
+from replica_pipeline_local.cli.preflight.header_findings import (
+    WEBM_EXTENSION,
+    audio_finding,
+    codec_finding,
+    container_finding,
+    duration_finding,
+    frame_rate_finding,
+    resolution_finding,
+    size_finding,
+)
+from replica_pipeline_local.cli.preflight.report import PreflightLimits, Role, VideoReport
+from replica_pipeline_local.cli.preflight.sound_findings import sound_findings
+
+
+def check_submission(
+    video: Path, consent: Path | None = None, limits: PreflightLimits | None = None
+) -> list[VideoReport]:
+    """Reports for what would be uploaded: one combined video, or training + consent."""
+    if consent is None:
+        return [check_video(video, "combined", limits)]
+    return [check_video(video, "training", limits), check_video(consent, "consent", limits)]
+
+
+def check_video(path: Path, role: Role, limits: PreflightLimits | None = None) -> VideoReport:
+    """Check one file for its role; raises PreflightError when it is not a readable video."""
+    limits = limits or PreflightLimits()
+    if role == "consent":  # the statement alone: no training-length floor (as the ingest)
+        limits = replace(limits, video=limits.video.for_consent_video())
+    size = file_size(path)
+    container = open_container(path)
+    with container:
+        video = first_video_stream(container, path)
+        findings = [
+            container_finding(path, container, limits),
+            codec_finding(video, webm=path.suffix.lower() == WEBM_EXTENSION),
+            resolution_finding(video, limits),
+            frame_rate_finding(video, limits),
+            duration_finding(duration_seconds(container, video), limits),
+            size_finding(size, limits),
+        ]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        levels = loudness_envelope(container, audio, limits, path) if audio else ()
+    findings.append(audio_finding(audio, levels, webm=path.suffix.lower() == WEBM_EXTENSION))
+    if levels:
+        findings += sound_findings(levels, role, limits)
+    return VideoReport(str(path), role, tuple(findings), levels)
