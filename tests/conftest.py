@@ -1,14 +1,17 @@
-"""Shared fixtures: one moto server per session, wiped per test; a Tavus emulator per test."""
+"""Shared fixtures: one moto server per session, wiped per test; clips made once per session."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 from replica_pipeline_local.stack.moto_server import start_moto_server
+from tests.clips import ClipMaker, make_clip
 
 # Before anything imports boto3: credentials that cannot reach AWS, and moto's endpoint.
 os.environ.update(
@@ -39,3 +42,18 @@ def aws(moto_endpoint: str) -> str:
     """A wiped moto: every test starts with no AWS resources at all."""
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     return moto_endpoint
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> ClipMaker:
+    """Make a 1080p25 clip once per session: same name, same clip (names say what is in it)."""
+    folder = tmp_path_factory.mktemp("clips")
+    made: dict[str, Path] = {}
+
+    def make(name: str, **options: Any) -> Path:
+        if name not in made:
+            settings: dict[str, Any] = {"width": 1920, "height": 1080, "fps": 25, **options}
+            made[name] = make_clip(folder / name, **settings)
+        return made[name]
+
+    return make

@@ -19,12 +19,13 @@ from urllib.parse import urlencode
 import boto3
 import requests
 
+from replica_pipeline import runtime
 from replica_pipeline.adapters.events import EventBridgePublisher
 from replica_pipeline.adapters.presigner import SignerCredentials, make_signing_client
-from replica_pipeline.adapters.store import ReplicaStore
-from replica_pipeline.adapters.table_schema import PARTITION_KEY
+from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.adapters.tavus import TavusClient
-from replica_pipeline.config import Settings, load_settings
+from replica_pipeline.config import Settings
+from replica_pipeline.contracts.table_schema import PARTITION_KEY
 from replica_pipeline.rules.callback_token import callback_token
 from replica_pipeline.services.ingest import IngestDependencies
 from replica_pipeline_local.stack.apigw_events import rest_proxy_event
@@ -301,10 +302,7 @@ class Pipeline:
 
 def _forget_cold_start(module: Any) -> None:
     """Clear what a container caches, so each invocation reads its environment afresh."""
-    load_settings.cache_clear()
-    for value in vars(module).values():
-        if callable(getattr(value, "cache_clear", None)):
-            value.cache_clear()
+    runtime.forget_container()
 
 
 def make_pipeline(endpoint: str, **settings: str) -> Iterator[Pipeline]:

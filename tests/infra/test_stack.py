@@ -15,7 +15,8 @@ from infra.functions import POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAM
 from infra.secrets import HMAC_KEY_LENGTH
 from infra.settings import UPLOAD_PREFIX, StackSettings
 from replica_pipeline import config
-from replica_pipeline.adapters.table_schema import (
+from replica_pipeline.config import INGEST_QUEUE_URL, TAVUS_API_KEY_PLACEHOLDER
+from replica_pipeline.contracts.table_schema import (
     EVENT_PENDING_ATTRIBUTE,
     PARTITION_KEY,
     PENDING_EVENT_INDEX,
@@ -23,7 +24,6 @@ from replica_pipeline.adapters.table_schema import (
     STATUS_INDEX,
     UPDATED_AT_ATTRIBUTE,
 )
-from replica_pipeline.config import INGEST_QUEUE_URL, TAVUS_API_KEY_PLACEHOLDER
 from replica_pipeline.observability import METRICS_NAMESPACE, TAVUS_SUSPECT
 from tests.infra.cfn import function_role, method_paths, render, role_statements, statements
 from tests.infra.conftest import ALTERNATIVE_CONTEXT, Synthesized
@@ -908,15 +908,14 @@ def test_outputs_name_everything_a_user_or_the_cli_needs(synth: Synthesized) -> 
     assert outputs["EventBusName"]["Value"] == "replica-pipeline-dev"
 
 
-def test_the_cli_finds_each_output_it_reads_by_its_suffix(synth: Synthesized) -> None:
-    # The CLI (targets) reads a deployed stack's outputs by lowercase suffix; one match each.
-    from replica_pipeline_local.cli import targets
+def test_the_cli_finds_each_output_it_reads_by_its_exact_id(synth: Synthesized) -> None:
+    # The CLI (targets) reads a deployed stack's outputs by the ids in the shared contract.
+    from replica_pipeline.contracts.stack_outputs import READ_BY_THE_CLI
 
-    outputs = [name.lower() for name in synth.template.to_json()["Outputs"]]
-    suffixes = [value for name, value in vars(targets).items() if name.startswith("OUTPUT_")]
-    assert suffixes
-    for suffix in suffixes:
-        assert len([name for name in outputs if name.endswith(suffix)]) == 1, suffix
+    outputs = list(synth.template.to_json()["Outputs"])
+    assert READ_BY_THE_CLI
+    for output_id in READ_BY_THE_CLI:
+        assert outputs.count(output_id) == 1, output_id
 
 
 def test_data_outlives_the_stack_by_default_but_the_named_bus_does_not(

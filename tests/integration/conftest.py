@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from replica_pipeline_local.stack_description import FILE_NAME, LocalStackDescription
 from tests.integration.edges import Edges
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,9 +44,10 @@ def local_stack(state_dir: Path, *settings: str) -> Iterator[dict[str, str]]:
         [*command, "up", *options], cwd=ROOT, env=environment, capture_output=True, text=True
     )
     assert started.returncode == 0, started.stdout + started.stderr
-    description: dict[str, str] = json.loads((state_dir / "stack.json").read_text())
-    description["state_dir"] = str(state_dir)
-    yield description
+    # Through the typed reader: a stack.json it cannot read fails here, before any test.
+    description = LocalStackDescription.load(state_dir / FILE_NAME)
+    # The tests read the stack's keys as the file has them, and where its state lives.
+    yield {**description.as_dict(), "state_dir": str(state_dir)}
     subprocess.run(
         [*command, "down", "--state-dir", str(state_dir)], cwd=ROOT, env=environment, check=False
     )

@@ -10,8 +10,12 @@ from typing import Any
 import boto3
 import requests
 
+from replica_pipeline.rules.identity import combined_submission_id
 from replica_pipeline.rules.states import TERMINAL
 
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "sample.mp4"
+DATA = ROOT / "tests" / "data"
 TERMINAL_WORDS = {status.value for status in TERMINAL}
 
 
@@ -140,3 +144,14 @@ class Edges:
                 return sent
             time.sleep(0.2)
         raise AssertionError(f"only {len(sent)} {status or 'any'!r} callbacks were sent: {sent}")
+
+
+def submit(edges: Edges, name: str, body: Path = SAMPLE) -> str:
+    """Drop a single video; its submission id."""
+    key = edges.key(f"{name}.mp4")
+    etag = edges.upload(key, body, {"replica-name": f"{edges.run} {name}"})
+    return combined_submission_id(
+        edges.stack["bucket"],
+        key.removeprefix(edges.stack["upload_prefix"]).removesuffix(".mp4"),
+        etag,
+    )

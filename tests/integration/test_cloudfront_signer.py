@@ -12,8 +12,7 @@ import requests
 
 from replica_pipeline.config import SIGNER
 from tests.integration.conftest import local_stack
-from tests.integration.edges import Edges
-from tests.integration.test_local_pipeline import SAMPLE, submit
+from tests.integration.edges import SAMPLE, Edges, submit
 
 pytestmark = pytest.mark.integration
 

@@ -21,10 +21,9 @@ from typing import Any
 import pytest
 
 from replica_pipeline_local.cli.console_server import ConsoleServer
-from replica_pipeline_local.cli.targets import load_target
+from replica_pipeline_local.cli.targets import resolve_target
 from replica_pipeline_local.stack.tavus_training_errors import TRAINING_ERRORS
-from tests.integration.edges import Edges
-from tests.integration.test_local_pipeline import DATA, submit
+from tests.integration.edges import DATA, Edges, submit
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +106,7 @@ def wait_for_progress(edges: Edges, submission_id: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def console(stack: dict[str, str]) -> Iterator[ConsoleServer]:
-    with ConsoleServer(load_target("local", Path(stack["state_dir"]))) as server:
+    with ConsoleServer(resolve_target("local", local_state=Path(stack["state_dir"]))) as server:
         yield server
 
 
@@ -156,9 +155,12 @@ def search(page: Page, text: str) -> None:
 def test_the_list_shows_each_submission_in_words_with_progress_and_reasons(
     page: Page, console: ConsoleServer, drops: Drops
 ) -> None:
+    # given four drops, one in each state (the drops fixture)
+    # when the console opens
     page.goto(console.url)
     run = drops.run
 
+    # then each row says its state in words, with progress or the reason
     finished = row(page, f"{run}-finished")
     expect(finished.locator(".badge")).to_have_text("Completed")
     expect(finished.locator("progress")).to_have_attribute("value", "100")

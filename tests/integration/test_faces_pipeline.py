@@ -8,8 +8,7 @@ import pytest
 
 from replica_pipeline.config import TAVUS_API_VOCABULARY
 from tests.integration.conftest import local_stack
-from tests.integration.edges import Edges
-from tests.integration.test_local_pipeline import submit
+from tests.integration.edges import Edges, submit
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.edges import Edges
-from tests.integration.test_local_pipeline import submit
+from tests.integration.edges import Edges, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -27,7 +26,7 @@ def creates_for(edges: Edges, name: str) -> int:
     return len(edges.created_in_tavus(f"{edges.run} {name}"))
 
 
-# The client reads every 5xx of Create Replica alike (tests/unit/test_tavus_client.py
+# The client reads every 5xx of Create Replica alike (tests/component/test_tavus_client.py
 # covers 500-504 one by one); here a gateway error and an overload, end to end.
 @pytest.mark.parametrize("code", [502, 503])
 def test_a_burst_of_server_errors_is_retried_to_one_replica(edges: Edges, code: int) -> None:

@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from replica_pipeline.services.ingest import pair_submission_id
+from replica_pipeline.rules.identity import pair_submission_id
 from tests.harness import SAMPLE_VIDEO
-from tests.integration.edges import Edges
-from tests.integration.test_local_pipeline import submit
+from tests.integration.edges import Edges, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

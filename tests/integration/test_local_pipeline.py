@@ -11,25 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from replica_pipeline.services.ingest import combined_submission_id, pair_submission_id
-from tests.integration.edges import Edges
+from replica_pipeline.rules.identity import pair_submission_id
+from tests.integration.edges import DATA, ROOT, SAMPLE, Edges, submit
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "samples" / "sample.mp4"
-DATA = ROOT / "tests" / "data"
-
-
-def submit(edges: Edges, name: str, body: Path = SAMPLE) -> str:
-    """Drop a single video; its submission id."""
-    key = edges.key(f"{name}.mp4")
-    etag = edges.upload(key, body, {"replica-name": f"{edges.run} {name}"})
-    return combined_submission_id(
-        edges.stack["bucket"],
-        key.removeprefix(edges.stack["upload_prefix"]).removesuffix(".mp4"),
-        etag,
-    )
 
 
 def test_a_combined_drop_becomes_a_completed_replica(edges: Edges) -> None:

@@ -11,8 +11,7 @@ import pytest
 import requests
 
 from replica_pipeline.rules.callback_token import callback_token
-from tests.integration.edges import Edges
-from tests.integration.test_local_pipeline import submit
+from tests.integration.edges import Edges, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.security]
 

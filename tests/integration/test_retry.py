@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from replica_pipeline.services.ingest import combined_submission_id
+from replica_pipeline.rules.identity import combined_submission_id
 from tests.integration.edges import Edges
 
 pytestmark = pytest.mark.integration

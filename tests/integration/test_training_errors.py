@@ -12,8 +12,7 @@ import pytest
 
 from replica_pipeline.rules.training_errors import hint
 from replica_pipeline_local.stack.tavus_training_errors import TRAINING_ERRORS
-from tests.integration.edges import Edges
-from tests.integration.test_local_pipeline import submit
+from tests.integration.edges import Edges, submit
 
 pytestmark = pytest.mark.integration
 

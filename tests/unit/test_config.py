@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from replica_pipeline import config
-from replica_pipeline.config import ConfigError, Settings
+from replica_pipeline.config import TAVUS_API_VOCABULARY, ConfigError, Settings
 
 REQUIRED = {
     config.TABLE_NAME: "replicas",
@@ -83,3 +83,18 @@ def test_the_accepted_containers_are_a_setting() -> None:
     assert Settings.from_env(REQUIRED).limits.containers == (".mp4", ".webm")
     accepting_mov = Settings.from_env({**REQUIRED, config.ACCEPTED_CONTAINERS: ".MP4, .mov"})
     assert accepting_mov.limits.containers == (".mp4", ".mov")
+
+
+# -- the Tavus vocabulary (Tavus renamed replicas to faces) --------------------
+
+
+def test_the_client_speaks_replicas_unless_told_otherwise() -> None:
+    assert Settings.from_env(REQUIRED).tavus.vocabulary == "replicas"
+    assert Settings.from_env({**REQUIRED, TAVUS_API_VOCABULARY: "Faces"}).tavus.vocabulary == (
+        "faces"
+    )
+
+
+def test_an_unknown_vocabulary_fails_the_cold_start_naming_the_setting() -> None:
+    with pytest.raises(ConfigError, match=f"{TAVUS_API_VOCABULARY}='avatars' must be one of"):
+        Settings.from_env({**REQUIRED, TAVUS_API_VOCABULARY: "avatars"})

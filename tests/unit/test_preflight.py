@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline_local.cli.preflight import (
+from replica_pipeline_local.cli.preflight.check import check_submission, check_video
+from replica_pipeline_local.cli.preflight.rendering import render_text
+from replica_pipeline_local.cli.preflight.report import (
     AUDIO,
     CONTAINER,
     DURATION,
@@ -27,11 +29,8 @@ from replica_pipeline_local.cli.preflight import (
     PreflightError,
     PreflightLimits,
     VideoReport,
-    check_submission,
-    check_video,
-    find_talk_then_silence,
-    render_text,
 )
+from replica_pipeline_local.cli.preflight.signals import find_talk_then_silence
 from tests.clips import ClipMaker
 
 EVERY_CHECK = [

@@ -9,7 +9,6 @@ import pytest
 
 from replica_pipeline import runtime
 from replica_pipeline.adapters.tavus import TavusUnavailable
-from replica_pipeline.config import load_settings
 from replica_pipeline.services.ingest import Outcome, ingest_record
 from tests.harness import Pipeline
 
@@ -141,18 +140,19 @@ def test_an_unset_tavus_key_keeps_the_record_and_says_how_to_set_it(
     # and the reason, as the logs show it, says how to fix it
     for name, value in pipeline.environment.items():
         monkeypatch.setenv(name, value)
-    load_settings.cache_clear()
+    runtime.forget_container()
     with pytest.raises(TavusUnavailable, match=r"the Tavus API key is not set.*put-secret-value"):
         runtime.tavus_api_key()
-    load_settings.cache_clear()
+    runtime.forget_container()
 
 
 def test_the_metric_names_the_alarms_read_are_the_ones_emitted() -> None:
-    from replica_pipeline.observability import DROPS_REJECTED, DROPS_SUBMITTED
+    from replica_pipeline.observability import DROPS_REJECTED, DROPS_SUBMITTED, drops_metric
     from replica_pipeline.services.ingest import Outcome
 
-    assert f"Drops{Outcome.SUBMITTED.value.title()}" == DROPS_SUBMITTED
-    assert f"Drops{Outcome.REJECTED.value.title()}" == DROPS_REJECTED
+    # The ingest handler emits drops_metric(outcome.value); the alarms and dashboard read these.
+    assert drops_metric(Outcome.SUBMITTED.value) == DROPS_SUBMITTED == "DropsSubmitted"
+    assert drops_metric(Outcome.REJECTED.value) == DROPS_REJECTED == "DropsRejected"
 
 
 @pytest.mark.faults

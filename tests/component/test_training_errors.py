@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from replica_pipeline.adapters.store import Submission, SubmissionKind
 from replica_pipeline.rules.states import Status
+from replica_pipeline.rules.submission import Submission, SubmissionKind
 from replica_pipeline.rules.training_errors import HINTS, KINDS, classify, hint
-from replica_pipeline_local.cli.main import _describe
+from replica_pipeline_local.cli.output import describe
 from replica_pipeline_local.stack.tavus_training_errors import TRAINING_ERRORS
 from tests.harness import Pipeline
 
@@ -146,7 +146,7 @@ def test_replicas_status_prints_what_to_do_right_after_the_error() -> None:
         "updated_at": "2026-01-01T10:00:00.000000Z",
     }
 
-    lines = _describe(item).splitlines()
+    lines = describe(item).splitlines()
 
     error = lines.index(f"error       {TRAINING_ERRORS['video_fps']}")
     assert lines[error + 1] == f"what to do  {HINTS['video_fps']}"
@@ -155,4 +155,4 @@ def test_replicas_status_prints_what_to_do_right_after_the_error() -> None:
 def test_replicas_status_says_nothing_more_without_a_hint() -> None:
     item = {"submission_id": "s", "status": "error", "error_message": "boom", "error_hint": None}
 
-    assert "what to do" not in _describe(item)
+    assert "what to do" not in describe(item)

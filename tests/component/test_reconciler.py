@@ -6,9 +6,8 @@ import pytest
 
 from replica_pipeline.rules.states import Status
 from replica_pipeline.services.ingest import ingest_notification
+from tests.component.support import CrashAfterTavus, finish_in_tavus, submitted
 from tests.harness import Pipeline
-from tests.unit.test_callbacks import finish_in_tavus, submitted
-from tests.unit.test_ingest_exactly_once import CrashAfterTavus
 
 
 def test_a_lost_callback_is_healed_by_one_run(pipeline: Pipeline) -> None:

@@ -12,9 +12,8 @@ from replica_pipeline.rules.states import Status
 from replica_pipeline.services.callbacks import MalformedCallback, parse_callback
 from replica_pipeline.services.ingest import Outcome, ingest_record
 from replica_pipeline_local.stack.tavus_emulator import Faults
+from tests.component.support import crash_after_create, finish_in_tavus, submitted
 from tests.harness import Pipeline, make_pipeline
-from tests.unit.test_callbacks import finish_in_tavus, submitted
-from tests.unit.test_ingest_hard_failures import crash_after_create
 
 
 @pytest.fixture

@@ -13,57 +13,21 @@ from typing import Any
 
 import pytest
 
-from replica_pipeline.adapters.store import Item, ReplicaStore, Submission, SubmissionKind
-from replica_pipeline.adapters.tavus import TavusClient, TavusRateLimited
+from replica_pipeline.adapters.store.repository import ReplicaStore
+from replica_pipeline.adapters.tavus import TavusRateLimited
 from replica_pipeline.clock import iso
-from replica_pipeline.config import ReconcileSettings
 from replica_pipeline.rules.states import Status
-from replica_pipeline.services.reconcile import ReconcileDependencies, ReconcileReport, reconcile
+from replica_pipeline.rules.submission import Item, Submission, SubmissionKind
 from replica_pipeline_local.stack.tavus_emulator import Replica
+from tests.component.support import (
+    CountingTavus,
+    finish_in_tavus,
+    reconciler,
+    retry,
+    run,
+    submitted,
+)
 from tests.harness import Pipeline
-from tests.unit.test_callbacks import finish_in_tavus, submitted
-from tests.unit.test_retry import retry
-
-
-class CountingTavus(TavusClient):
-    """The real client, remembering which replicas it asked about."""
-
-    asked: list[str]
-
-    def get_replica(self, replica_id: str, **kwargs: Any) -> dict[str, Any] | None:
-        self.asked.append(replica_id)
-        return super().get_replica(replica_id, **kwargs)
-
-
-def reconciler(
-    pipeline: Pipeline,
-    *,
-    store: ReplicaStore | None = None,
-    asked: list[str] | None = None,
-    client: type[CountingTavus] = CountingTavus,
-    **settings: Any,
-) -> ReconcileDependencies:
-    """The reconciler wired as its handler wires it, on the pipeline's clock."""
-    api_key = pipeline.secret(pipeline.resources.tavus_api_key_secret_arn)
-    tavus_settings = pipeline.settings.tavus
-    seen = asked if asked is not None else []
-
-    def tavus() -> TavusClient:
-        made = client(tavus_settings, api_key)
-        made.asked = seen
-        return made
-
-    return ReconcileDependencies(
-        store=store or pipeline.store(),
-        tavus=tavus,
-        settings=ReconcileSettings(**settings),
-        clock=pipeline.clock,
-    )
-
-
-def run(deps: ReconcileDependencies) -> ReconcileReport:
-    return reconcile(deps)
-
 
 # -- bad answers change nothing --------------------------------------------------
 

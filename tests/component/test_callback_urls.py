@@ -12,13 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from replica_pipeline.adapters.store import ReplicaStore
+from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.config import CALLBACK_TIMEOUT_SECONDS
 from replica_pipeline.rules.states import Status
 from replica_pipeline.services.callbacks import confirming_settings
 from replica_pipeline.services.ingest import ingest_notification
+from tests.component.support import finish_in_tavus, submitted
 from tests.harness import Pipeline
-from tests.unit.test_callbacks import finish_in_tavus, submitted
 
 
 def url_given_to_tavus(pipeline: Pipeline, replica_id: str) -> dict[str, str]:

@@ -15,14 +15,13 @@ import pytest
 
 from replica_pipeline.adapters.events import EventBridgePublisher, Publisher, StatusChange
 from replica_pipeline.adapters.outbox import PENDING_EVENTS, drain_pending_events
-from replica_pipeline.adapters.store import Item, ReplicaStore
-from replica_pipeline.adapters.table_schema import EVENT_PENDING_ATTRIBUTE, PENDING_EVENT_INDEX
+from replica_pipeline.adapters.store.repository import ReplicaStore
+from replica_pipeline.contracts.table_schema import EVENT_PENDING_ATTRIBUTE, PENDING_EVENT_INDEX
 from replica_pipeline.rules.states import Status
+from replica_pipeline.rules.submission import Item
 from replica_pipeline.services.ingest import ingest_notification
+from tests.component.support import finish_in_tavus, reconciler, retry, run, submitted
 from tests.harness import Pipeline
-from tests.unit.test_callbacks import finish_in_tavus, submitted
-from tests.unit.test_reconciler_truth import reconciler, run
-from tests.unit.test_retry import retry
 
 TRAIN = "uploads/ines/train.mp4"
 CONSENT = "uploads/ines/consent.mp4"

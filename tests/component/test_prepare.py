@@ -17,13 +17,13 @@ import boto3
 import pytest
 
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline_local.cli.main import check_local_video, main
-from replica_pipeline_local.cli.preflight import (
+from replica_pipeline_local.cli.main import main
+from replica_pipeline_local.cli.preflight.check import check_video
+from replica_pipeline_local.cli.preflight.report import (
     CONTAINER,
     FRAME_RATE,
     VIDEO_CODEC,
     PreflightLimits,
-    check_video,
 )
 from replica_pipeline_local.cli.prepare import (
     MAX_VIDEO_BIT_RATE,
@@ -41,6 +41,7 @@ from replica_pipeline_local.cli.prepare import (
     timestamps_are_constant,
     video_bit_rate,
 )
+from replica_pipeline_local.cli.submit_command import check_local_video
 from tests.clips import ClipMaker, make_clip
 
 # A low floor keeps the clips a few seconds long; the floor is a setting, as in the pipeline.

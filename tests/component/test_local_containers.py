@@ -2,7 +2,7 @@
 up to N events at once, one event at a time each, killed and replaced at the timeout;
 and the SQS pump deletes exactly what succeeded, returning a failed invocation's batch.
 
-The containers run ``tests.unit.fake_handlers`` (see there for what it answers).
+The containers run ``tests.component.fake_handlers`` (see there for what it answers).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from replica_pipeline_local.stack.lambda_runtime import (
 )
 from replica_pipeline_local.stack.sqs_pump import SqsPump
 
-FAKE_HANDLER = "tests.unit.fake_handlers"
+FAKE_HANDLER = "tests.component.fake_handlers"
 
 
 class MakePool(Protocol):
@@ -151,7 +151,7 @@ def test_a_handler_that_raises_is_a_function_error_and_its_container_stays(
 
 
 def test_a_handler_that_cannot_be_imported_is_a_function_error(make_pool: MakePool) -> None:
-    pool = make_pool(1, handler="tests.unit.no_such_handler")
+    pool = make_pool(1, handler="tests.component.no_such_handler")
 
     with pytest.raises(FunctionError, match="ModuleNotFoundError"):
         pool.invoke({})

@@ -12,15 +12,9 @@ import pytest
 import requests
 
 from replica_pipeline.adapters.tavus import FACES, REPLICAS, ReplicaRequest, TavusClient, normalized
-from replica_pipeline.config import (
-    TAVUS_API_VOCABULARY,
-    ConfigError,
-    Settings,
-    TavusSettings,
-)
+from replica_pipeline.config import TavusSettings
 from replica_pipeline_local.stack.tavus_emulator import Faults, TavusEmulator
 from replica_pipeline_local.stack.tavus_training_errors import TRAINING_ERRORS
-from tests.unit.test_config import REQUIRED
 
 KEY = "vocabulary-test-key"
 VIDEO = "http://127.0.0.1:9/video.mp4"  # nothing listens: the training fails, creation works
@@ -51,21 +45,6 @@ def raw(emulator: TavusEmulator, method: str, path: str, **kwargs: Any) -> reque
     return requests.request(
         method, f"{emulator.url}{path}", headers={"x-api-key": KEY}, timeout=5, **kwargs
     )
-
-
-# -- the setting ------------------------------------------------------------------
-
-
-def test_the_client_speaks_replicas_unless_told_otherwise() -> None:
-    assert Settings.from_env(REQUIRED).tavus.vocabulary == "replicas"
-    assert Settings.from_env({**REQUIRED, TAVUS_API_VOCABULARY: "Faces"}).tavus.vocabulary == (
-        "faces"
-    )
-
-
-def test_an_unknown_vocabulary_fails_the_cold_start_naming_the_setting() -> None:
-    with pytest.raises(ConfigError, match=f"{TAVUS_API_VOCABULARY}='avatars' must be one of"):
-        Settings.from_env({**REQUIRED, TAVUS_API_VOCABULARY: "avatars"})
 
 
 # -- the client, in either vocabulary, against the emulator -------------------------

@@ -18,7 +18,6 @@ import pytest
 from botocore.exceptions import IncompleteReadError
 
 from replica_pipeline.adapters.media_probe import HeaderUnreadable
-from replica_pipeline.adapters.store import ReplicaStore
 from replica_pipeline.adapters.tavus import (
     ReplicaRequest,
     TavusClient,
@@ -27,10 +26,10 @@ from replica_pipeline.adapters.tavus import (
 )
 from replica_pipeline.config import INGEST_TIMEOUT_SECONDS, Settings
 from replica_pipeline.rules.deferral import Deferred, QueuedMessage
-from replica_pipeline.rules.states import Status
 from replica_pipeline.services.ingest import IngestDependencies, Outcome, ingest_record
 from replica_pipeline.services.time_budget import RecordBudget, problems
 from replica_pipeline_local.stack.tavus_emulator import Faults
+from tests.component.support import crash_after_create
 from tests.harness import Pipeline, make_pipeline
 
 SETTLE_SECONDS = 30
@@ -121,27 +120,6 @@ def test_a_read_timeout_after_acting_with_the_other_half_arriving_meanwhile(
     assert replica["request"]["consent_video_url"]
     [item] = [i for i in pipeline.items() if i["kind"] == "pair"]
     assert (item["status"], item["replica_id"]) == ("training", replica["replica_id"])
-
-
-class CrashAfterTavus(ReplicaStore):
-    """A store whose process dies right after Tavus answered, before the replica id is written."""
-
-    def transition(self, submission_id: str, new: Status, *args: Any, **kwargs: Any) -> Any:
-        if new is Status.TRAINING:
-            raise SystemExit("killed between Create Replica and the write")
-        return super().transition(submission_id, new, *args, **kwargs)
-
-
-def crash_after_create(pipeline: Pipeline, key: str) -> str:
-    """Upload ``key``; its first handling reaches Tavus and dies. The event body."""
-    pipeline.upload(key)
-    [body] = pipeline.notification_bodies()
-    crashing = pipeline.deps()
-    crashing.store = CrashAfterTavus(crashing.store.table)
-    with pytest.raises(SystemExit):
-        ingest_record(body, crashing)
-    pipeline.clock.advance(seconds=pipeline.settings.submit_lease.total_seconds() + 1)
-    return body
 
 
 def test_adoption_reads_a_capped_oldest_first_listing_full_of_stock(pipeline: Pipeline) -> None:

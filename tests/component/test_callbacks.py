@@ -9,25 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.component.support import finish_in_tavus, submitted
 from tests.harness import Pipeline
-
-
-def submitted(pipeline: Pipeline, key: str = "uploads/olga.mp4") -> dict[str, Any]:
-    """A drop taken all the way to training; its item."""
-    pipeline.upload(key)
-    assert pipeline.deliver() == {"batchItemFailures": []}
-    [item] = [i for i in pipeline.items() if i["training_key"] == key]
-    pipeline.status_events()  # what ingest announced is not this test's business
-    return item
-
-
-def finish_in_tavus(pipeline: Pipeline, replica_id: str, *, error: str | None = None) -> None:
-    """Make the emulator's replica finish, as Tavus would before calling back."""
-    replica = pipeline.emulator.replicas[replica_id]
-    with pipeline.emulator.lock:
-        replica.status = "error" if error else "completed"
-        replica.error_message = error
-        replica.progress = 0 if error else 100
 
 
 def test_a_ready_callback_completes_the_replica_and_announces_it(pipeline: Pipeline) -> None:

@@ -8,8 +8,8 @@ from urllib.parse import quote
 import pytest
 from openapi_spec_validator import validate
 
-from replica_pipeline.adapters.store import Submission, SubmissionKind
 from replica_pipeline.rules.states import Status
+from replica_pipeline.rules.submission import Submission, SubmissionKind
 from tests.harness import Pipeline
 
 

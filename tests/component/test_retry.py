@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,21 +16,10 @@ from replica_pipeline.services.retry import (
     request_retry,
     retry_request_in,
 )
+from tests.component.support import RETRY_RESOURCE, retry
 from tests.harness import Pipeline
 
-RESOURCE = "/replicas/{submission_id}/retry"
-
-
-def retry(pipeline: Pipeline, sid: str, body: Any = None) -> tuple[int, Any]:
-    payload = None if body is None else json.dumps(body).encode()
-    return pipeline.request(
-        "status_api",
-        "POST",
-        f"/replicas/{sid}/retry",
-        resource=RESOURCE,
-        body=payload,
-        headers={"Content-Type": "application/json"},
-    )
+RESOURCE = RETRY_RESOURCE
 
 
 def failed_submission(pipeline: Pipeline, key: str = "uploads/anna.mp4") -> dict[str, Any]:

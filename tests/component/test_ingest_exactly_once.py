@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from replica_pipeline.adapters.store import ReplicaStore
-from replica_pipeline.rules.states import Status
 from replica_pipeline.services.ingest import Outcome, SubmissionBusy, ingest_notification
+from tests.component.support import CrashAfterTavus
 from tests.harness import DATA, Pipeline
 
 
@@ -55,15 +54,6 @@ def test_the_same_event_five_times_concurrently_creates_one_replica(pipeline: Pi
     # and the retries of the busy ones find the work done
     assert ingest_notification(body, pipeline.deps()) == [Outcome.DUPLICATE]
     assert pipeline.only_item()["status"] == "training"
-
-
-class CrashAfterTavus(ReplicaStore):
-    """A store whose process dies right after Tavus answered, before the replica id is written."""
-
-    def transition(self, submission_id: str, new: Status, *args: Any, **kwargs: Any) -> Any:
-        if new is Status.TRAINING:
-            raise SystemExit("killed between Create Replica and the write")
-        return super().transition(submission_id, new, *args, **kwargs)
 
 
 @pytest.mark.faults

@@ -14,7 +14,7 @@ import pytest
 
 from replica_pipeline_local.cli.main import build_parser, main
 from replica_pipeline_local.cli.stack_files import LOCAL_STATE_ENV, OUTPUTS_FILE_ENV
-from replica_pipeline_local.cli.targets import TargetError, load_target, resolve_target
+from replica_pipeline_local.cli.targets import TargetError, resolve_target
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def deploy_fake_stack(name: str, outputs: dict[str, str]) -> None:
 def test_a_deployed_stack_is_found_by_name(aws: str, tmp_path: Path) -> None:
     deploy_fake_stack("ReplicaPipeline-prod", OUTPUTS)
 
-    target = load_target("ReplicaPipeline-prod", tmp_path)
+    target = resolve_target("ReplicaPipeline-prod", environ=NO_ENVIRONMENT, cwd=tmp_path)
 
     assert (target.bucket, target.table, target.upload_prefix) == (
         "replica-uploads-123",
@@ -59,12 +59,12 @@ def test_a_stack_that_is_not_ours_says_so(aws: str, tmp_path: Path) -> None:
     deploy_fake_stack("SomethingElse", {"Foo": "bar"})
 
     with pytest.raises(TargetError, match="is it a replica-pipeline stack"):
-        load_target("SomethingElse", tmp_path)
+        resolve_target("SomethingElse", environ=NO_ENVIRONMENT, cwd=tmp_path)
 
 
 def test_no_stack_at_all_says_how_to_start_one(tmp_path: Path) -> None:
     with pytest.raises(TargetError, match="make up"):
-        load_target(None, tmp_path)
+        resolve_target(None, local_state=tmp_path, environ=NO_ENVIRONMENT, cwd=tmp_path)
 
 
 # -- working outside the repository: where the CLI finds a stack -------------
