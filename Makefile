@@ -14,7 +14,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install install-local lock lint typecheck test unit bench up down run clean synth cfn-lint checkov infra-checks \
+.PHONY: install install-local lock lint typecheck test unit component bench up down run clean synth cfn-lint checkov infra-checks \
 	console console-check browser cdk-cli
 
 # The functions' runtime dependencies, all of them, pinned with their hashes (make lock).
@@ -140,6 +140,9 @@ test: lint typecheck infra-checks console-check browser cdk-cli
 
 unit: install
 	$(BIN)/pytest tests/unit
+
+component: install
+	$(BIN)/pytest tests/component
 
 # Speed and size figures, each next to a reference measured in the same run;
 # writes bench/RESULTS.md. Never part of make test (shared machines are noisy).

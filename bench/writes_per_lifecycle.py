@@ -33,6 +33,7 @@ import boto3
 
 from bench import ROOT, use_functions_package
 from bench.figures import Figure, Report, run_alone
+from replica_pipeline.contracts.routes import TAVUS_CALLBACK
 from replica_pipeline_local.stack.moto_server import start_moto_server
 
 use_functions_package()
@@ -85,7 +86,9 @@ def _measure(endpoint: str, emulator: TavusEmulator, adapter: ApiAdapter) -> Rep
     resources = bootstrap(endpoint_url=endpoint, region=REGION, tavus_api_key=TAVUS_KEY)
     os.environ.update(
         lambda_environment(
-            resources, tavus_url=emulator.url, callback_base_url=f"{adapter.url}/callbacks/tavus"
+            resources,
+            tavus_url=emulator.url,
+            callback_base_url=f"{adapter.url}{TAVUS_CALLBACK.path}",
         )
     )
     # The handlers use boto3's default session; the benchmark's own calls use another.

@@ -25,6 +25,7 @@ from replica_pipeline.adapters.presigner import SignerCredentials, make_signing_
 from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.adapters.tavus import TavusClient
 from replica_pipeline.config import Settings
+from replica_pipeline.contracts.routes import TAVUS_CALLBACK
 from replica_pipeline.contracts.table_schema import PARTITION_KEY
 from replica_pipeline.rules.callback_token import callback_token
 from replica_pipeline.services.ingest import IngestDependencies
@@ -208,12 +209,12 @@ class Pipeline:
             for name, value in (("submission", submission), ("token", token))
             if value is not None
         }
-        path = "/callbacks/tavus" + (f"?{urlencode(query)}" if query else "")
+        path = TAVUS_CALLBACK.path + (f"?{urlencode(query)}" if query else "")
         return self.request(
             "callback",
             "POST",
             path,
-            resource="/callbacks/tavus",
+            resource=TAVUS_CALLBACK.path,
             body=body,
             headers=headers or {"Content-Type": "application/json"},
         )
@@ -312,7 +313,7 @@ def make_pipeline(endpoint: str, **settings: str) -> Iterator[Pipeline]:
         resources,
         tavus_url=emulator.url,
         # Nothing listens here yet: the callback path is another issue's work.
-        callback_base_url="http://127.0.0.1:9/callbacks/tavus",
+        callback_base_url=f"http://127.0.0.1:9{TAVUS_CALLBACK.path}",
         **{**FAST_TAVUS, **settings},
     )
     try:

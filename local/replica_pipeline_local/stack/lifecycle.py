@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from replica_pipeline.contracts.routes import TAVUS_CALLBACK
 from replica_pipeline_local.stack_description import (
     CLOUDFRONT_SIGNER,
     TAVUS_EMULATOR,
@@ -215,7 +216,7 @@ def serve(
     environment = lambda_environment(
         resources,
         tavus_url=tavus_url,
-        callback_base_url=f"{adapter.url}/callbacks/tavus",
+        callback_base_url=f"{adapter.url}{TAVUS_CALLBACK.path}",
         cloudfront_url=edge.url if edge else None,
         # A claim's lease must outlive an ingest invocation (killed at its timeout).
         **{"SUBMIT_LEASE_SECONDS": str(INGEST_TIMEOUT_SECONDS + 30), **(settings or {})},
@@ -259,7 +260,7 @@ def serve(
         upload_prefix=resources.upload_prefix,
         table=resources.table,
         api_url=adapter.url,
-        callback_url=f"{adapter.url}/callbacks/tavus",
+        callback_url=f"{adapter.url}{TAVUS_CALLBACK.path}",
         tavus_url=tavus_url,
         tavus_api_key=tavus_api_key,
         tavus=TAVUS_EMULATOR if emulator else TAVUS_EXTERNAL,
