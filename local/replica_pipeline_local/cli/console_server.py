@@ -20,10 +20,10 @@ import os
 import platform
 import re
 import sys
-import threading
 import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,11 +33,11 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import requests
 
 from replica_pipeline_local.cli.targets import Target, TargetError
+from replica_pipeline_local.loopback import LOOPBACK, LoopbackServer
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "console_static"
-LOOPBACK = "127.0.0.1"
 
 # The page sends it on every API call; see the module docstring for why.
 API_HEADER = "X-Replicas-Console"
@@ -47,6 +47,7 @@ MAX_BODY_BYTES = 1024
 DRAIN_LIMIT_BYTES = 64 * 1024
 THUMBNAIL_CHUNK_BYTES = 64 * 1024
 UPSTREAM_TIMEOUT_SECONDS = 30
+# A short poll makes stop() (and Ctrl-C) take a blink, not half a second.
 SHUTDOWN_POLL_SECONDS = 0.05
 # Submission ids are hex digests; a strict pattern keeps path tricks out of forwarded URLs.
 SUBMISSION_ID = r"[A-Za-z0-9_-]{1,128}"
@@ -128,8 +129,15 @@ class _ConsoleHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, port: int, target: Target, static_files: dict[str, StaticFile]) -> None:
-        super().__init__((LOOPBACK, port), _ConsoleHandler)
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        *,
+        target: Target,
+        static_files: dict[str, StaticFile],
+    ) -> None:
+        super().__init__(address, handler)
         self.target = target
         self.static_files = static_files
         bound = self.server_address[1]
@@ -146,13 +154,20 @@ class _ConsoleHTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class ConsoleServer:
+class ConsoleServer(LoopbackServer):
     """The console's server, for ``run_console`` and for tests that start it in a thread."""
 
     def __init__(self, target: Target, port: int = 0, *, static_dir: Path = STATIC_DIR) -> None:
         static_files = load_static_files(static_dir)
+        server = partial(_ConsoleHTTPServer, target=target, static_files=static_files)
         try:
-            self._httpd = _ConsoleHTTPServer(port, target, static_files)
+            super().__init__(
+                _ConsoleHandler,
+                port,
+                thread_name="replicas-console",
+                poll_interval=SHUTDOWN_POLL_SECONDS,
+                server=server,
+            )
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
                 raise ConsoleError(
@@ -160,36 +175,10 @@ class ConsoleServer:
                     "or leave --port out to take a free one"
                 ) from None
             raise
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return self._httpd.origin + "/"
-
-    def start(self) -> ConsoleServer:
-        """Serve in a background thread (tests); ``stop`` ends it."""
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="replicas-console", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        # A short poll makes stop() (and Ctrl-C) take a blink, not half a second.
-        self._httpd.serve_forever(poll_interval=SHUTDOWN_POLL_SECONDS)
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> ConsoleServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return super().url + "/"
 
 
 def run_console(

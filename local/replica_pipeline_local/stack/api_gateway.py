@@ -11,12 +11,13 @@ import base64
 import contextlib
 import json
 import re
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
 from replica_pipeline.contracts.routes import ROUTES as API_ROUTES
 from replica_pipeline.contracts.routes import Route
+from replica_pipeline_local.loopback import LOOPBACK, LoopbackServer
 from replica_pipeline_local.stack.apigw_events import rest_proxy_event
 from replica_pipeline_local.stack.lambda_runtime import LocalFunctions
 
@@ -34,23 +35,14 @@ ROUTES: tuple[tuple[re.Pattern[str], str, str, str], ...] = tuple(
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 
 
-class ApiAdapter:
-    def __init__(self, functions: LocalFunctions, host: str = "127.0.0.1", port: int = 0) -> None:
+class ApiAdapter(LoopbackServer):
+    """API Gateway on loopback; the stack serves it in its own thread (``serve_forever``)."""
+
+    def __init__(self, functions: LocalFunctions, host: str = LOOPBACK, port: int = 0) -> None:
         self.functions = functions
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(
+            _handler_for(self), port, thread_name="api-gateway", poll_interval=0.2, host=host
+        )
 
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes

@@ -13,15 +13,15 @@ from __future__ import annotations
 import base64
 import fnmatch
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from replica_pipeline.adapters.cloudfront_signer import SIGNED_URL_PARAMETERS, VERSION_PARAMETER
+from replica_pipeline_local.loopback import LoopbackServer
 
 CHUNK_BYTES = 1024 * 1024
 
@@ -121,7 +121,7 @@ def split_signed_url(url: str) -> tuple[str, dict[str, str], dict[str, str]]:
     return resource, signing, others
 
 
-class CloudFrontEdge:
+class CloudFrontEdge(LoopbackServer):
     """The distribution on 127.0.0.1: signed GET/HEAD of the bucket's objects, 403 otherwise."""
 
     def __init__(
@@ -137,23 +137,7 @@ class CloudFrontEdge:
         self.bucket = bucket
         self.verifier = SignedUrlVerifier(public_keys, clock)
         self.requests: list[dict[str, Any]] = []  # what was asked and answered, for tests
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="cloudfront-edge", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> CloudFrontEdge:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler_for(self), port, thread_name="cloudfront-edge")
 
     def open_object(self, url: str) -> dict[str, Any]:
         """The S3 GetObject answer for a signed URL, or ``Refused``/``LookupError``."""

@@ -35,12 +35,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from replica_pipeline_local.loopback import LoopbackServer
 from replica_pipeline_local.stack.tavus_training_errors import (
     TRAINING_ERRORS,
     is_valid_failure,
@@ -286,29 +287,24 @@ class TavusEmulator:
         self._get_garbage_served = 0
         self._list_garbage_served = 0
         self._random = random.Random()  # nosec B311 # noqa: S311 - fault injection, not security
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        # stop() waits up to one poll interval; the default 0.5 s dominates a test's teardown.
+        self._server = LoopbackServer(
+            _handler_for(self), port, thread_name="tavus-emulator", poll_interval=0.05, host=host
+        )
         self._stopping = threading.Event()
         self._http = requests.Session()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def start(self) -> TavusEmulator:
-        # stop() waits up to one poll interval; the default 0.5 s dominates a test's teardown.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def set_faults(self, faults: Faults) -> None:
         """Replace every fault; timed ones (rate limits) count from now."""
