@@ -26,7 +26,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 def assert_one_replica_trained_and_completed(edges: Edges, sid: str, name: str) -> None:
     item = edges.wait_for(sid, timeout=90)
-    [replica] = edges.created_in_tavus(f"{edges.run} {name}")
+    created = edges.created_in_tavus(f"{edges.run} {name}")
+    assert len(created) == 1, (item, created)
+    [replica] = created
     statuses = [entry.get("status") for entry in item["history"] if entry.get("status")]
     assert item["status"] == "completed", item
     assert item["replica_id"] == replica["replica_id"]
