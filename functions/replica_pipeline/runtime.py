@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from replica_pipeline.adapters.aws import (
     events_client,
@@ -18,9 +18,7 @@ from replica_pipeline.adapters.aws import (
     secret_text,
     sqs_client,
 )
-from replica_pipeline.adapters.cloudfront_signer import CloudFrontUrlSigner, SigningKey
 from replica_pipeline.adapters.events import EventBridgePublisher
-from replica_pipeline.adapters.presigner import SignerCredentials, make_signing_client
 from replica_pipeline.adapters.store.repository import ReplicaStore
 from replica_pipeline.adapters.tavus import TavusClient, TavusUnavailable
 from replica_pipeline.config import (
@@ -31,6 +29,9 @@ from replica_pipeline.config import (
     TavusSettings,
     load_settings,
 )
+
+if TYPE_CHECKING:
+    from replica_pipeline.adapters.cloudfront_signer import CloudFrontUrlSigner
 
 Result = TypeVar("Result")
 
@@ -112,13 +113,19 @@ def _tavus_client_for(settings: TavusSettings, api_key: str) -> TavusClient:
     return TavusClient(settings, api_key)
 
 
+# The signers are imported where they are built: only the ingest function signs URLs, so
+# the other three handlers' cold starts do not load them.
 @cache
 def _signing_client_for(secret: str) -> Any:
+    from replica_pipeline.adapters.presigner import SignerCredentials, make_signing_client
+
     return make_signing_client(SignerCredentials.from_secret(secret), region())
 
 
 @cache
 def _cloudfront_signer_for(settings: CloudFrontSigning, secret: str) -> CloudFrontUrlSigner:
+    from replica_pipeline.adapters.cloudfront_signer import CloudFrontUrlSigner, SigningKey
+
     return CloudFrontUrlSigner(
         settings.url,
         settings.key_pair_id,
