@@ -22,24 +22,23 @@ TAVUS_EXTERNAL = "external"
 CLOUDFRONT_SIGNER = "cloudfront"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LocalStackDescription:
     """Endpoints, credentials and settings of one running local stack.
 
-    What the CLI needs to reach the stack is required; the rest is ``None`` only in a
-    description written by hand with just those keys (the CLI accepts one, so do we).
+    The fields are in the order ``make up`` has always written the keys (people read the
+    file). What the CLI needs to reach the stack is required; the rest is ``None`` only in
+    a description written by hand with just those keys (the CLI accepts one, so do we).
     """
 
+    aws_endpoint_url: str  # moto's
     region: str
+    aws_access_key_id: str
+    aws_secret_access_key: str = field(repr=False)
     bucket: str
     upload_prefix: str
     table: str
     api_url: str
-    queue_url: str
-    dlq_url: str
-    aws_endpoint_url: str  # moto's
-    aws_access_key_id: str
-    aws_secret_access_key: str = field(repr=False)
     callback_url: str | None = None
     tavus_url: str | None = None
     tavus_api_key: str | None = field(default=None, repr=False)
@@ -47,6 +46,8 @@ class LocalStackDescription:
     ingest_concurrency: int | None = None
     reconcile_every_seconds: float | None = None
     event_bus: str | None = None
+    queue_url: str
+    dlq_url: str
     events_queue_url: str | None = None
     pid: int | None = None  # the process that serves the stack
     # Only with SIGNER=cloudfront: the default stack.json keeps its documented keys.
@@ -60,7 +61,7 @@ class LocalStackDescription:
 
     def as_dict(self) -> dict[str, Any]:
         """The file's object: every key as ``make up`` writes it, the signer's only when set."""
-        data = {name: getattr(self, name) for name in _WRITTEN_ORDER}
+        data = {item.name: getattr(self, item.name) for item in fields(self)}
         return {
             key: value
             for key, value in data.items()
@@ -89,28 +90,4 @@ class LocalStackDescription:
         return cls.from_dict(data)
 
 
-# The order `make up` has always written the keys in (people read the file).
-_WRITTEN_ORDER = (
-    "aws_endpoint_url",
-    "region",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "bucket",
-    "upload_prefix",
-    "table",
-    "api_url",
-    "callback_url",
-    "tavus_url",
-    "tavus_api_key",
-    "tavus",
-    "ingest_concurrency",
-    "reconcile_every_seconds",
-    "event_bus",
-    "queue_url",
-    "dlq_url",
-    "events_queue_url",
-    "pid",
-    "signer",
-    "cloudfront_url",
-)
 _ONLY_WHEN_SET = frozenset({"signer", "cloudfront_url"})
