@@ -28,7 +28,7 @@ from bench.figures import Figure, Report, mib, ms, run_alone
 
 use_functions_package()
 
-from replica_pipeline_local.cli.preflight.check import check_submission  # noqa: E402
+from replica_pipeline.preflight.check import check_submission  # noqa: E402
 from tests.clips import make_clip  # noqa: E402
 
 ROUNDS = 5

@@ -11,6 +11,9 @@ Layers (imports point down this list, never up):
 - ``adapters/``: DynamoDB, S3, Tavus's API, the URL signers, EventBridge.
 - ``contracts/``: plain data the functions share with the CDK app and the
   local stack (table schema, HTTP routes, stack outputs).
+- ``preflight/``: the deep check of a recording (sound and picture), run by
+  ``replicas check``; it needs PyAV, numpy and OpenCV, which the other
+  functions do not bundle, so nothing above imports it.
 - Beside them: ``config`` (every setting, read once), ``runtime`` (builds the
   adapters a handler needs, once per container), ``observability`` (metric
   names, tracing) and ``clock``.

@@ -2,7 +2,7 @@
 
 Planning is tested on facts alone; the transcoding on short synthetic clips
 (tests/clips.py) read back with PyAV, and checked by the same checks a drop
-meets: `replicas check` (replica_pipeline_local.cli.preflight) and the ingest's header check.
+meets: `replicas check` (replica_pipeline.preflight) and the ingest's header check.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ import boto3
 import pytest
 
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline_local.cli.main import main
-from replica_pipeline_local.cli.preflight.check import check_video
-from replica_pipeline_local.cli.preflight.report import (
+from replica_pipeline.preflight.check import check_video
+from replica_pipeline.preflight.decoding import frame_rate_is_constant, timestamps_are_constant
+from replica_pipeline.preflight.report import (
     CONTAINER,
     FRAME_RATE,
     VIDEO_CODEC,
     PreflightLimits,
 )
+from replica_pipeline_local.cli.main import main
 from replica_pipeline_local.cli.prepare import (
     MAX_VIDEO_BIT_RATE,
     FrameGrid,
@@ -33,12 +34,10 @@ from replica_pipeline_local.cli.prepare import (
     SourceFacts,
     default_output,
     fit_short_side,
-    frame_rate_is_constant,
     pick_frames,
     plan_preparation,
     prepare,
     target_frame_rate,
-    timestamps_are_constant,
     video_bit_rate,
 )
 from replica_pipeline_local.cli.submit_command import check_local_video

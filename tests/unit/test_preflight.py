@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline_local.cli.preflight.check import check_submission, check_video
-from replica_pipeline_local.cli.preflight.rendering import render_text
-from replica_pipeline_local.cli.preflight.report import (
+from replica_pipeline.preflight.check import check_submission, check_video
+from replica_pipeline.preflight.rendering import render_text
+from replica_pipeline.preflight.report import (
     AUDIO,
     CONTAINER,
     DURATION,
@@ -30,7 +30,7 @@ from replica_pipeline_local.cli.preflight.report import (
     PreflightLimits,
     VideoReport,
 )
-from replica_pipeline_local.cli.preflight.signals import find_talk_then_silence
+from replica_pipeline.preflight.signals import find_talk_then_silence
 from tests.clips import ClipMaker
 
 EVERY_CHECK = [

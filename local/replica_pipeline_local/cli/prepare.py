@@ -24,7 +24,6 @@ picture and the sound reach Tavus.
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import queue
@@ -46,6 +45,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from replica_pipeline.config import ValidationLimits
+from replica_pipeline.preflight.decoding import frame_rate_is_constant
 
 # Tavus's requirements page asks for 1080p: bigger pictures are brought down to it
 # (smaller files, faster encodes, nothing Tavus uses is lost).
@@ -56,9 +56,6 @@ TARGET_SHORT_SIDE = 1080
 MAX_FRAME_RATE = Fraction(30)
 # A variable-rate recording (or one under the floor) goes onto this constant grid.
 FALLBACK_FRAME_RATE = Fraction(30)
-# A source whose frame intervals vary by less than this (relative to the median)
-# is constant-rate: timestamps rounded to the container's clock jitter a little.
-CONSTANT_RATE_TOLERANCE = 0.05
 # A cap for 1080p30 H.264 (phones record it at 8-16 Mbit/s); CRF spends less on a still
 # talking head. Under the floor a 1080p picture turns blocky: better to trim the video.
 MAX_VIDEO_BIT_RATE = 8_000_000
@@ -96,7 +93,7 @@ class SourceFacts:
     # multiple of 90), as PyAV's VideoFrame.rotation reads the display matrix.
     rotation: int
     frame_rate: Fraction | None  # frames per second, on average; None when unknown
-    constant_rate: bool  # every frame lasts the same (within CONSTANT_RATE_TOLERANCE)
+    constant_rate: bool  # every frame lasts the same (within decoding.CONSTANT_RATE_TOLERANCE)
     duration_seconds: float
     audio_codec: str | None  # None: no audio track
     audio_channels: int = 0
@@ -222,31 +219,6 @@ def probe(path: Path) -> SourceFacts:
             audio_sample_rate=audio.sample_rate if audio else 0,
             pixel_format=first.format.name,
         )
-
-
-def frame_rate_is_constant(video: VideoStream) -> bool | None:
-    """Whether every frame lasts the same, from the container's index (no decoding).
-
-    MP4/MOV headers list every frame's time, so this reads no picture data.
-    None when the index does not list every frame (a WebM's cues hold key frames only).
-    """
-    entries = video.index_entries
-    count = len(entries)
-    if count < 3 or (video.frames and count < video.frames):
-        return None
-    stamps = sorted(entry.timestamp for entry in entries)
-    return timestamps_are_constant(stamps)
-
-
-def timestamps_are_constant(stamps: list[int]) -> bool:
-    """True when consecutive timestamps are evenly spaced, up to CONSTANT_RATE_TOLERANCE."""
-    gaps = sorted(later - earlier for earlier, later in itertools.pairwise(stamps))
-    if not gaps:
-        return True
-    median = gaps[len(gaps) // 2]
-    if median <= 0:
-        return False
-    return (gaps[-1] - gaps[0]) <= CONSTANT_RATE_TOLERANCE * median
 
 
 def _first_picture(container: InputContainer, video: VideoStream) -> VideoFrame:

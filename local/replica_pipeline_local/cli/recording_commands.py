@@ -15,7 +15,7 @@ from replica_pipeline.config import ValidationLimits
 from replica_pipeline_local.cli.output import CliError, not_a_file, say
 
 if TYPE_CHECKING:
-    from replica_pipeline_local.cli.preflight.report import VideoReport
+    from replica_pipeline.preflight.report import VideoReport
     from replica_pipeline_local.cli.prepare import Prepared
 
 
@@ -23,8 +23,8 @@ def preflight(
     video: Path, consent: Path | None, limits: ValidationLimits | None = None
 ) -> list[VideoReport]:
     """The deeper check on this machine (decodes the audio): what Tavus needs of a recording."""
-    from replica_pipeline_local.cli.preflight.check import check_submission
-    from replica_pipeline_local.cli.preflight.report import PreflightError, PreflightLimits
+    from replica_pipeline.preflight.check import check_submission
+    from replica_pipeline.preflight.report import PreflightError, PreflightLimits
 
     try:
         return check_submission(video, consent, PreflightLimits(video=limits or ValidationLimits()))
@@ -34,7 +34,7 @@ def preflight(
 
 def check_command(args: argparse.Namespace) -> int:
     """``replicas check``: 0 ready to upload, 1 fails a requirement, 2 no such file."""
-    from replica_pipeline_local.cli.preflight.rendering import render_text
+    from replica_pipeline.preflight.rendering import render_text
 
     for path in (args.file, args.consent):
         if path is not None and not path.is_file():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from replica_pipeline_local.cli.preflight.report import (
+from replica_pipeline.preflight.report import (
     LOUDNESS,
     SPEECH_AT_START,
     TALK_THEN_SILENCE,
@@ -10,7 +10,7 @@ from replica_pipeline_local.cli.preflight.report import (
     PreflightLimits,
     Role,
 )
-from replica_pipeline_local.cli.preflight.signals import SpeechLayout, find_talk_then_silence
+from replica_pipeline.preflight.signals import SpeechLayout, find_talk_then_silence
 
 
 def sound_findings(levels: tuple[float, ...], role: Role, limits: PreflightLimits) -> list[Finding]:

@@ -13,8 +13,8 @@ from av.audio.stream import AudioStream
 from av.container import InputContainer
 from av.video.stream import VideoStream
 
-from replica_pipeline.rules.validation import H264_SAMPLE_ENTRIES
-from replica_pipeline_local.cli.preflight.report import (
+from replica_pipeline.preflight.decoding import frame_rate_is_constant
+from replica_pipeline.preflight.report import (
     AUDIO,
     CONTAINER,
     DURATION,
@@ -25,7 +25,7 @@ from replica_pipeline_local.cli.preflight.report import (
     Finding,
     PreflightLimits,
 )
-from replica_pipeline_local.cli.prepare import frame_rate_is_constant
+from replica_pipeline.rules.validation import H264_SAMPLE_ENTRIES
 
 # FFmpeg's demuxer for the ISO-BMFF family (names it answers to: "mov,mp4,m4a,3gp,3g2,mj2").
 _ISO_BMFF_DEMUXER_NAMES = frozenset({"mov", "mp4"})

@@ -6,6 +6,7 @@ that is what keeps a two-minute 1080p recording's check at a quarter of a second
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -17,11 +18,14 @@ from av.container import InputContainer
 from av.stream import Discard
 from av.video.stream import VideoStream
 
-from replica_pipeline_local.cli.preflight.report import PreflightError, PreflightLimits
-from replica_pipeline_local.cli.preflight.signals import dbfs
+from replica_pipeline.preflight.report import PreflightError, PreflightLimits
+from replica_pipeline.preflight.signals import dbfs
 
 # Sample formats read as they come out of the decoder; anything else is converted first.
 _FLOAT_FORMATS = frozenset({"flt", "fltp"})
+# A source whose frame intervals vary by less than this (relative to the median)
+# is constant-rate: timestamps rounded to the container's clock jitter a little.
+CONSTANT_RATE_TOLERANCE = 0.05
 
 
 def file_size(path: Path) -> int:
@@ -130,3 +134,28 @@ def _float_views(frame: AudioFrame) -> tuple[list[memoryview[float]], int]:
     return [memoryview(frame.planes[0]).cast("B")[: frame.samples * channels * 4].cast("f")], (
         channels
     )
+
+
+def frame_rate_is_constant(video: VideoStream) -> bool | None:
+    """Whether every frame lasts the same, from the container's index (no decoding).
+
+    MP4/MOV headers list every frame's time, so this reads no picture data.
+    None when the index does not list every frame (a WebM's cues hold key frames only).
+    """
+    entries = video.index_entries
+    count = len(entries)
+    if count < 3 or (video.frames and count < video.frames):
+        return None
+    stamps = sorted(entry.timestamp for entry in entries)
+    return timestamps_are_constant(stamps)
+
+
+def timestamps_are_constant(stamps: list[int]) -> bool:
+    """True when consecutive timestamps are evenly spaced, up to CONSTANT_RATE_TOLERANCE."""
+    gaps = sorted(later - earlier for earlier, later in itertools.pairwise(stamps))
+    if not gaps:
+        return True
+    median = gaps[len(gaps) // 2]
+    if median <= 0:
+        return False
+    return (gaps[-1] - gaps[0]) <= CONSTANT_RATE_TOLERANCE * median

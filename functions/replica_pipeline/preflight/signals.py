@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from replica_pipeline_local.cli.preflight.report import PreflightLimits
+from replica_pipeline.preflight.report import PreflightLimits
 
 
 @dataclass(frozen=True)

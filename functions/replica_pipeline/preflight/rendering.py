@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from replica_pipeline_local.cli.preflight.report import VideoReport
+from replica_pipeline.preflight.report import VideoReport
 
 
 def render_text(reports: list[VideoReport]) -> str:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from replica_pipeline_local.cli.preflight.decoding import (
+from replica_pipeline.preflight.decoding import (
     duration_seconds,
     file_size,
     first_video_stream,
     loudness_envelope,
     open_container,
 )
-from replica_pipeline_local.cli.preflight.header_findings import (
+from replica_pipeline.preflight.header_findings import (
     WEBM_EXTENSION,
     audio_finding,
     codec_finding,
@@ -22,8 +22,8 @@ from replica_pipeline_local.cli.preflight.header_findings import (
     resolution_finding,
     size_finding,
 )
-from replica_pipeline_local.cli.preflight.report import PreflightLimits, Role, VideoReport
-from replica_pipeline_local.cli.preflight.sound_findings import sound_findings
+from replica_pipeline.preflight.report import PreflightLimits, Role, VideoReport
+from replica_pipeline.preflight.sound_findings import sound_findings
 
 
 def check_submission(
