@@ -1,6 +1,7 @@
 """Synthetic recordings for tests, encoded with PyAV (no system ffmpeg needed).
 
-``make_clip`` writes a video of a still picture with a soundtrack of room tone
+``make_clip`` writes a video of a still picture (a person facing the camera, from
+``tests.faces``) with a soundtrack of room tone
 and, during the given spans, a speech-like voice: harmonics of a gliding
 pitch, amplitude-modulated at syllable rate (4 Hz), with a short pause every
 two seconds, at a conversational level. Both sounds are built once as
@@ -23,11 +24,15 @@ from functools import cache
 from pathlib import Path
 
 import av
+import numpy as np
+import numpy.typing as npt
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 from av.video.stream import VideoStream
+
+from tests import faces
 
 # A fixture's clip maker: make(name, **make_clip options) -> the clip's path.
 ClipMaker = Callable[..., Path]
@@ -41,7 +46,12 @@ AUDIO_FRAME_SAMPLES = 1024  # what the AAC encoder takes per frame
 # With camera_noise: a realistic bit rate for 1080p30 from a phone or webcam.
 CAMERA_BIT_RATE = 8_000_000
 _NOISE_PICTURES = 8
+# Grain of a phone sensor indoors (standard deviation, of 255): enough to cost a camera's
+# bit rate, too little to hide a face from the cascade.
+CAMERA_NOISE_LEVEL = 24.0
 _FLOAT_BYTES = 4
+SMALL_FILE_KEY_FRAME_SECONDS = 2
+SMALL_FILE_AUDIO_BIT_RATE = 32_000  # a voice and room tone need no more
 
 
 def make_clip(
@@ -60,36 +70,61 @@ def make_clip(
     stereo: bool = False,
     rotation: int = 0,
     variable_frame_rate: bool = False,
+    scene: Callable[[float], npt.NDArray[np.uint8]] | None = None,
+    small_file: bool = False,
 ) -> Path:
     """Write a clip to ``path`` (its suffix picks the container) and return the path.
 
     ``speech`` lists (start, end) spans in seconds where the voice talks; room
     tone at ``silence_level_db`` (RMS dBFS; ``-math.inf`` for digital silence)
     plays throughout. ``codec`` is "h264" (libx264, ultrafast) or any FFmpeg
-    video encoder name (e.g. "mpeg4"). ``camera_noise`` films changing noise
-    instead of a still picture, so the file is about as large as a real
+    video encoder name (e.g. "mpeg4"). ``camera_noise`` films the picture with changing
+    sensor noise, so the file is about as large as a real
     recording's (8-10 Mbit/s). ``stereo`` puts the same sound on two channels, as
     a phone records it. ``codec="hevc"`` encodes HEVC (libx265) tagged ``hvc1``, as
     iPhones do. ``rotation`` writes a display matrix turning the picture that many
     degrees counter-clockwise (PyAV's ``VideoFrame.rotation``; a phone held upright
-    writes -90). ``variable_frame_rate`` spaces the frames unevenly (from 0.2 to 1.8
+    writes -90), and stores the person turned the other way, as a phone does.
+    ``variable_frame_rate`` spaces the frames unevenly (from 0.2 to 1.8
     frame intervals apart, ``fps`` on average), as phones do when the light changes.
+    ``scene`` films a changing picture instead (``tests.faces``: seconds -> BGR picture),
+    every frame encoded, with a key frame each second as phones write them.
+    ``small_file`` encodes slowly for size, with a key frame every two seconds
+    (``samples/sample.mp4``: 1.7 MB for two minutes of 1080p), header first.
     """
     soundtrack = _soundtrack(seconds, speech, silence_level_db) if audio else b""
-    with av.open(str(path), mode="w") as container:
-        video = _video_stream(container, codec, width, height, fps, camera_noise)
+    # small_file: the header first too ("faststart"), as a recording meant for the web has it.
+    muxing = {"movflags": "+faststart"} if small_file else {}
+    with av.open(str(path), mode="w", options=muxing) as container:
+        video = _video_stream(container, codec, width, height, fps, camera_noise, small_file)
+        block = fps * (SMALL_FILE_KEY_FRAME_SECONDS if small_file else 1)
         if rotation:
             video.set_display_rotation(rotation)
         layout = "stereo" if stereo else "mono"
         sound = _audio_stream(container, audio_codec, layout) if audio else None
+        if sound is not None and small_file:
+            sound.bit_rate = SMALL_FILE_AUDIO_BIT_RATE
         audio_frames = _audio_frames(soundtrack, layout)
-        one_second = _encode_one_second(video, _pictures(width, height, fps, camera_noise))
+        if scene is not None:
+            video.codec_context.gop_size = fps
+        one_second = (
+            []
+            if scene
+            else _encode_one_second(video, _pictures(width, height, block, camera_noise, rotation))
+        )
         for index in range(round(seconds * fps)):
-            packet = _repeated(one_second, index, fps, video)
-            container.mux(_unevenly_timed(packet, index, fps) if variable_frame_rate else packet)
+            if scene is not None:
+                container.mux(_filmed(video, scene, index, fps))
+            else:
+                packet = _repeated(one_second, index, block, fps, video)
+                container.mux(
+                    _unevenly_timed(packet, index, fps) if variable_frame_rate else packet
+                )
             if sound is not None:
                 # Interleave as a camera does: sound up to the end of this picture.
                 _encode_audio_until(container, sound, audio_frames, (index + 1) / fps)
+        if scene is not None:
+            container.mux(video.encode(None))
         if sound is not None:
             _encode_audio_until(container, sound, audio_frames, math.inf)
             container.mux(sound.encode(None))
@@ -100,10 +135,18 @@ def make_clip(
 
 
 def _video_stream(
-    container: OutputContainer, codec: str, width: int, height: int, fps: int, noisy: bool
+    container: OutputContainer,
+    codec: str,
+    width: int,
+    height: int,
+    fps: int,
+    noisy: bool,
+    small_file: bool = False,
 ) -> VideoStream:
     if codec == "h264":
         options = {"preset": "ultrafast"}
+        if small_file:  # no B-frames: the repeated blocks stay a valid stream
+            options = {"preset": "veryslow", "crf": "38", "x264-params": "bframes=0"}
         if noisy:
             # Without a VBV cap, x264 spends ~3x the bit rate on a first second of noise.
             kbps = CAMERA_BIT_RATE // 1000
@@ -128,6 +171,15 @@ def _video_stream(
     return stream
 
 
+def _filmed(
+    stream: VideoStream, scene: Callable[[float], npt.NDArray[np.uint8]], index: int, fps: int
+) -> list[Packet[Stream]]:
+    picture = av.VideoFrame.from_ndarray(scene(index / fps), format="bgr24")
+    picture = picture.reformat(stream.width, stream.height, "yuv420p")
+    picture.pts = index
+    return stream.encode(picture)
+
+
 def _encode_one_second(
     stream: VideoStream, pictures: Iterable[av.VideoFrame]
 ) -> list[Packet[Stream]]:
@@ -147,16 +199,16 @@ def _encode_one_second(
 
 
 def _repeated(
-    one_second: Sequence[Packet[Stream]], index: int, fps: int, stream: VideoStream
+    one_block: Sequence[Packet[Stream]], index: int, block: int, fps: int, stream: VideoStream
 ) -> Packet[Stream]:
     """A fresh copy of picture ``index``'s packet (muxing consumes a packet's data)."""
-    second, position = divmod(index, fps)
-    source = one_second[position]
+    repeat, position = divmod(index, block)
+    source = one_block[position]
     packet = Packet(bytes(source))
     packet.stream = stream
     packet.time_base = source.time_base
     packet.is_keyframe = source.is_keyframe
-    offset = round(second / source.time_base)
+    offset = round(Fraction(repeat * block, fps) / source.time_base)
     packet.pts = None if source.pts is None else source.pts + offset
     packet.dts = None if source.dts is None else source.dts + offset
     return packet
@@ -179,26 +231,30 @@ def _unevenly_timed(packet: Packet[Stream], index: int, fps: int) -> Packet[Stre
     return packet
 
 
-def _pictures(width: int, height: int, count: int, noisy: bool) -> Iterator[av.VideoFrame]:
-    """``count`` pictures: one still (a gradient) or a cycle of noise pictures."""
-    rng = random.Random(1080)  # noqa: S311 - test pictures, not secrets
+def _pictures(
+    width: int, height: int, count: int, noisy: bool, rotation: int = 0
+) -> Iterator[av.VideoFrame]:
+    """``count`` pictures of a person in a room (``tests.faces``): still, or with sensor noise.
+
+    With a ``rotation`` tag the person is stored turned, so that a player shows her upright.
+    """
+    upright = (height, width) if rotation % 180 else (width, height)
+    person = faces.rotated(faces.one_person(*upright)(0), rotation)
     if noisy:
+        rng = np.random.default_rng(1080)
         pool = [
-            _picture(width, height, rng.randbytes(width * height)) for _ in range(_NOISE_PICTURES)
+            _frame(np.clip(person + rng.normal(0, CAMERA_NOISE_LEVEL, person.shape), 0, 255))
+            for _ in range(_NOISE_PICTURES)
         ]
     else:
-        gradient = bytes(16 + (x * 219) // max(1, width - 1) for x in range(width)) * height
-        pool = [_picture(width, height, gradient)]
+        pool = [_frame(person)]
     for index in range(count):
         yield pool[index % len(pool)]
 
 
-def _picture(width: int, height: int, luma: bytes) -> av.VideoFrame:
-    picture = av.VideoFrame(width, height, "yuv420p")
-    picture.planes[0].update(_fit(luma, picture.planes[0].buffer_size))
-    for plane in picture.planes[1:]:
-        plane.update(bytes([128]) * plane.buffer_size)  # no colour
-    return picture
+def _frame(picture: npt.NDArray[np.floating] | npt.NDArray[np.uint8]) -> av.VideoFrame:
+    bgr = np.ascontiguousarray(picture.astype(np.uint8))
+    return av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p")
 
 
 def _fit(data: bytes, size: int) -> bytes:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import faces
 from tests.clips import make_clip
 from tests.integration.edges import Edges
 
@@ -54,6 +55,13 @@ def test_check_passes_the_sample_and_reports_every_finding() -> None:
         "loudness",
         "talk_then_silence",
         "speech_at_start",
+        "face_visible",
+        "second_face",
+        "edits",
+        "face_framing",
+        "lighting",
+        "movement",
+        "listening_pose",
     }
     assert set(checks.values()) == {"pass"}
     assert len(report["loudness"]) == 120
@@ -65,6 +73,34 @@ def test_check_fails_a_recording_that_starts_silent(silence_first: Path) -> None
     assert result.returncode == 1
     assert "FAIL  talk_then_silence" in result.stdout
     assert "FAIL  speech_at_start" in result.stdout
+
+
+def test_check_fails_a_second_person_with_when_and_the_tavus_error(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # Header and sound as Tavus asks; a second person in view for the whole recording.
+    folder = tmp_path_factory.mktemp("cli-faces")
+    crowded = make_clip(
+        folder / "two-people.mp4",
+        width=1920,
+        height=1080,
+        seconds=70,
+        speech=[(0, 35)],
+        fps=25,
+        scene=faces.two_people(1920, 1080),
+    )
+
+    result = replicas("--json", "check", str(crowded))
+
+    assert result.returncode == 1, result.stderr
+    [report] = json.loads(result.stdout)["reports"]
+    failed = {f["check"]: f for f in report["findings"] if f["verdict"] == "fail"}
+    assert set(failed) == {"second_face"}
+    assert failed["second_face"]["prevents"] == "second_person"
+    assert failed["second_face"]["at_seconds"] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    text = replicas("check", str(crowded)).stdout
+    assert "FAIL  second_face" in text
+    assert "[Tavus: second_person]" in text
 
 
 def test_check_of_a_missing_file_is_a_usage_error() -> None:

@@ -12,6 +12,7 @@ from replica_pipeline.preflight.decoding import (
     loudness_envelope,
     open_container,
 )
+from replica_pipeline.preflight.faces import look_at
 from replica_pipeline.preflight.header_findings import (
     WEBM_EXTENSION,
     audio_finding,
@@ -22,7 +23,10 @@ from replica_pipeline.preflight.header_findings import (
     resolution_finding,
     size_finding,
 )
+from replica_pipeline.preflight.picture_findings import picture_findings
+from replica_pipeline.preflight.pictures import sample_pictures
 from replica_pipeline.preflight.report import PreflightLimits, Role, VideoReport
+from replica_pipeline.preflight.signals import find_talk_then_silence
 from replica_pipeline.preflight.sound_findings import sound_findings
 
 
@@ -57,4 +61,7 @@ def check_video(path: Path, role: Role, limits: PreflightLimits | None = None) -
     findings.append(audio_finding(audio, levels, webm=path.suffix.lower() == WEBM_EXTENSION))
     if levels:
         findings += sound_findings(levels, role, limits)
+    speech = find_talk_then_silence(levels, limits) if levels else None
+    looks = look_at(sample_pictures(path, limits.visual).pictures, limits.visual)
+    findings += picture_findings(looks, speech, role, limits.visual)
     return VideoReport(str(path), role, tuple(findings), levels)

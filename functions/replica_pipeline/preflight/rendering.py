@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from replica_pipeline.preflight.report import VideoReport
+from replica_pipeline.preflight.report import Finding, VideoReport
 
 
 def render_text(reports: list[VideoReport]) -> str:
@@ -11,7 +11,7 @@ def render_text(reports: list[VideoReport]) -> str:
     for report in reports:
         lines.append(f"{report.path} ({report.role})")
         for f in report.findings:
-            lines.append(f"  {f.verdict.upper():<4}  {f.check:<17}  {f.value:<40}  {f.detail}")
+            lines.append(f"  {f.verdict.upper():<4}  {f.check:<17}  {f.value:<40}  {_said(f)}")
         if report.fix:
             lines.append(f"  fix: {report.fix}  ({_fix_scope(report)})")
     failures = sum(len(report.failures) for report in reports)
@@ -36,3 +36,10 @@ def _fix_scope(report: VideoReport) -> str:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _said(finding: Finding) -> str:
+    """The detail, and for a problem the Tavus training error it would have become."""
+    if finding.verdict == "pass" or finding.prevents is None:
+        return finding.detail
+    return f"{finding.detail} [Tavus: {finding.prevents}]"

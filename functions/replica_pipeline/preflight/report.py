@@ -22,6 +22,14 @@ AUDIO = "audio"
 LOUDNESS = "loudness"
 TALK_THEN_SILENCE = "talk_then_silence"
 SPEECH_AT_START = "speech_at_start"
+# What the pictures show (sampled about once a second).
+FACE_VISIBLE = "face_visible"
+FACE_FRAMING = "face_framing"
+SECOND_FACE = "second_face"
+LIGHTING = "lighting"
+MOVEMENT = "movement"
+EDITS = "edits"
+LISTENING_POSE = "listening_pose"
 
 # Failures that make `replicas prepare` refuse (it cannot invent pixels, sound or time):
 # with one of these, naming the command would only lead to a second refusal.
@@ -42,6 +50,10 @@ class Finding:
     detail: str
     # `replicas prepare` fixes what failed (or was warned about) by re-encoding the file.
     fixable: bool = False
+    # Seconds into the recording where the problem shows (the first few), if it has a place.
+    at_seconds: tuple[float, ...] = ()
+    # The kind of Tavus training error this check heads off (rules.training_errors), if any.
+    prevents: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,59 @@ class VideoReport:
 
 
 @dataclass(frozen=True)
+class VisualLimits:
+    """How the pictures are sampled and judged; each threshold says why it has its value.
+
+    Sizes and positions are fractions of the picture; brightness is the grey level
+    (0-255) inside the face's box; movement is measured in face widths, so it means
+    the same whether the person sits near the camera or far from it.
+    """
+
+    # Pictures are analysed this wide: a face a tenth of the frame wide is still 32 px,
+    # over the cascade's 24 px model, and a picture costs under 10 ms (480: three times).
+    analysis_width: int = 320
+    # One moment a second: a face leaving for 3 s or a light going off cannot hide between.
+    sample_every_seconds: float = 1.0
+    # Key frames further apart than this leave holes a problem could hide in: decode all.
+    max_key_frame_gap_seconds: float = 2.5
+    # The cascade needs this many overlapping hits to call something a face: its default
+    # (3) finds faces in curtains and bookshelves; 5 still finds every frontal face here.
+    face_min_neighbours: int = 5
+    # Smaller faces are not searched for: a talking head's face is a fifth of the frame's
+    # height or more; this (24 px of a 180 px high picture) leaves room for a far framing.
+    min_face_height: float = 0.13
+    # A face missing from more than a tenth of the talking part is more than the cascade's
+    # misses (a blink or a glance aside costs one sample in a minute): the face was gone.
+    min_face_share: float = 0.9
+    # And no face for this long in a row is never a miss: the person left or was hidden.
+    max_face_gap_seconds: float = 3.0
+    # Framing: Tavus's guide asks for the face centred and filling the frame; warn only,
+    # since Tavus trains on an off-centre face.
+    min_face_width: float = 0.06
+    max_centre_offset: float = 0.25  # from the picture's centre, across or down
+    # A second face at least this large next to the main one is a person, not a pattern.
+    second_face_min_size: float = 0.5
+    # A second person in one sampled moment may be a passer-by or a false hit (warn); in
+    # two or more, Tavus's "second person" error is likely (fail).
+    second_face_samples_to_fail: int = 2
+    # The face's brightness changing by this much between two moments a second apart is a
+    # light switched or a cloud: auto-exposure drifts by a few levels, never 30 at once.
+    max_brightness_jump: float = 30.0
+    # And drifting this far over the recording is a change Tavus sees too (warn).
+    max_brightness_drift: float = 45.0
+    # Movement: the face's centre straying further than this from where it mostly is
+    # (in face widths; a nod or a lean is under half) is Tavus's "excessive movement".
+    max_face_travel: float = 1.0
+    # Or its size changing this much (leaning in or out, a zoom).
+    max_face_size_change: float = 1.5
+    # Two moments a second apart whose rooms (the picture outside the person) correlate
+    # less than this are two shots: one room correlates 0.9 or more with itself.
+    min_layout_similarity: float = 0.5
+    # The listening pose: still there (the face share above) and still (this many widths).
+    max_listening_travel: float = 0.5
+
+
+@dataclass(frozen=True)
 class PreflightLimits:
     """Floors and thresholds of the check; header limits come from the pipeline's own.
 
@@ -123,6 +188,7 @@ class PreflightLimits:
     noisy_silence_dbfs: float = -50.0
     # A one-second RMS this close to full scale means the peaks are clipped.
     clipping_dbfs: float = -6.0
+    visual: VisualLimits = field(default_factory=VisualLimits)
 
     @property
     def min_talk_seconds(self) -> float:

@@ -41,8 +41,9 @@ from replica_pipeline_local.cli.submit_command import submit_command
 from replica_pipeline_local.cli.targets import Target, TargetError, resolve_target
 
 DISTRIBUTION = "replica-pipeline"
-# The modules of pyproject's `cli` extra, which a plain `pipx install .` leaves out.
-CLI_EXTRA_MODULES = frozenset({"rich", "av", "shtab"})
+# The modules of pyproject's `cli` extra, which a plain `pipx install .` leaves out
+# (opencv-python-headless is imported as cv2).
+CLI_EXTRA_MODULES = frozenset({"rich", "av", "shtab", "numpy", "cv2"})
 
 
 def completion_command(args: argparse.Namespace) -> int:
