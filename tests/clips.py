@@ -50,7 +50,6 @@ _NOISE_PICTURES = 8
 # bit rate, too little to hide a face from the cascade.
 CAMERA_NOISE_LEVEL = 24.0
 _FLOAT_BYTES = 4
-SMALL_FILE_KEY_FRAME_SECONDS = 2
 SMALL_FILE_AUDIO_BIT_RATE = 32_000  # a voice and room tone need no more
 
 
@@ -72,6 +71,7 @@ def make_clip(
     variable_frame_rate: bool = False,
     scene: Callable[[float], npt.NDArray[np.uint8]] | None = None,
     small_file: bool = False,
+    key_frame_seconds: int = 1,
 ) -> Path:
     """Write a clip to ``path`` (its suffix picks the container) and return the path.
 
@@ -88,16 +88,16 @@ def make_clip(
     ``variable_frame_rate`` spaces the frames unevenly (from 0.2 to 1.8
     frame intervals apart, ``fps`` on average), as phones do when the light changes.
     ``scene`` films a changing picture instead (``tests.faces``: seconds -> BGR picture),
-    every frame encoded, with a key frame each second as phones write them.
-    ``small_file`` encodes slowly for size, with a key frame every two seconds
-    (``samples/sample.mp4``: 1.7 MB for two minutes of 1080p), header first.
+    every frame encoded. A key frame starts every ``key_frame_seconds`` (phones write
+    one every second or two). ``small_file`` encodes slowly for size, header first
+    (``samples/sample.mp4``: 1.7 MB for two minutes of 1080p).
     """
     soundtrack = _soundtrack(seconds, speech, silence_level_db) if audio else b""
     # small_file: the header first too ("faststart"), as a recording meant for the web has it.
     muxing = {"movflags": "+faststart"} if small_file else {}
     with av.open(str(path), mode="w", options=muxing) as container:
         video = _video_stream(container, codec, width, height, fps, camera_noise, small_file)
-        block = fps * (SMALL_FILE_KEY_FRAME_SECONDS if small_file else 1)
+        block = fps * key_frame_seconds
         if rotation:
             video.set_display_rotation(rotation)
         layout = "stereo" if stereo else "mono"
@@ -106,7 +106,7 @@ def make_clip(
             sound.bit_rate = SMALL_FILE_AUDIO_BIT_RATE
         audio_frames = _audio_frames(soundtrack, layout)
         if scene is not None:
-            video.codec_context.gop_size = fps
+            video.codec_context.gop_size = block
         one_second = (
             []
             if scene

@@ -24,6 +24,7 @@ def main() -> None:
         seconds=120,
         speech=[(0, 60)],
         small_file=True,
+        key_frame_seconds=2,
     )
     print(f"wrote {SAMPLE} ({SAMPLE.stat().st_size / 1e6:.1f} MB)")
 

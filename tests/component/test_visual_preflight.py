@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from replica_pipeline.preflight.check import check_video
+from replica_pipeline.preflight.pictures import sample_pictures
 from replica_pipeline.preflight.report import (
     EDITS,
     FACE_FRAMING,
@@ -23,6 +24,7 @@ from replica_pipeline.preflight.report import (
     SECOND_FACE,
     Finding,
     VideoReport,
+    VisualLimits,
 )
 from replica_pipeline.rules import training_errors
 from tests import faces
@@ -154,3 +156,62 @@ def test_a_phone_held_upright_is_looked_at_upright(clip: ClipMaker, rotation: in
     )
 
     assert visual(check_video(path, "combined"))[FACE_VISIBLE].verdict == "pass"
+
+
+def test_sparse_key_frames_are_read_frame_by_frame_and_still_place_the_problem(
+    clip: ClipMaker,
+) -> None:
+    # A key frame every 10 s (some encoders' default) would leave holes a lamp could hide
+    # in: the check decodes every frame then, and still finds the second it went off.
+    path = clip(
+        "light-off-sparse.mp4",
+        width=WIDTH,
+        height=HEIGHT,
+        fps=5,
+        seconds=SECONDS,
+        speech=[(0, TALKING)],
+        scene=faces.light_drops(WIDTH, HEIGHT, 33),
+        key_frame_seconds=10,
+    )
+
+    sampling = sample_pictures(path, VisualLimits())
+    found = visual(check_video(path, "combined"))[LIGHTING]
+
+    assert not sampling.key_frames_only
+    assert sampling.widest_gap_seconds <= 1.0
+    assert (found.verdict, found.at_seconds) == ("fail", (33.0,))
+
+
+def test_without_sound_the_whole_recording_is_the_talking_part(clip: ClipMaker) -> None:
+    path = clip(
+        "silent-film.mp4",
+        width=WIDTH,
+        height=HEIGHT,
+        fps=5,
+        seconds=SECONDS,
+        speech=[],
+        audio=False,
+        scene=faces.away(WIDTH, HEIGHT, 50, 60),
+    )
+
+    report = check_video(path, "combined")
+
+    assert LISTENING_POSE not in visual(report)  # no silence to find without sound
+    assert visual(report)[FACE_VISIBLE].at_seconds == (50.0,)
+
+
+def test_a_clip_shorter_than_a_sample_interval_is_checked_without_error(clip: ClipMaker) -> None:
+    path = clip(
+        "blink.mp4",
+        width=WIDTH,
+        height=HEIGHT,
+        fps=5,
+        seconds=0.6,
+        speech=[],
+        scene=faces.one_person(WIDTH, HEIGHT),
+    )
+
+    report = check_video(path, "combined")
+
+    assert visual(report)[EDITS].value == "1 moment"
+    assert visual(report)[FACE_VISIBLE].verdict == "pass"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from replica_pipeline.preflight.decoding import (
     loudness_envelope,
     open_container,
 )
-from replica_pipeline.preflight.faces import look_at
+from replica_pipeline.preflight.faces import Look, look
 from replica_pipeline.preflight.header_findings import (
     WEBM_EXTENSION,
     audio_finding,
@@ -24,8 +25,8 @@ from replica_pipeline.preflight.header_findings import (
     size_finding,
 )
 from replica_pipeline.preflight.picture_findings import picture_findings
-from replica_pipeline.preflight.pictures import sample_pictures
-from replica_pipeline.preflight.report import PreflightLimits, Role, VideoReport
+from replica_pipeline.preflight.pictures import decode_pictures, widest_gap
+from replica_pipeline.preflight.report import PreflightLimits, Role, VideoReport, VisualLimits
 from replica_pipeline.preflight.signals import find_talk_then_silence
 from replica_pipeline.preflight.sound_findings import sound_findings
 
@@ -62,6 +63,22 @@ def check_video(path: Path, role: Role, limits: PreflightLimits | None = None) -
     if levels:
         findings += sound_findings(levels, role, limits)
     speech = find_talk_then_silence(levels, limits) if levels else None
-    looks = look_at(sample_pictures(path, limits.visual).pictures, limits.visual)
+    looks = watch(path, limits.visual)
     findings += picture_findings(looks, speech, role, limits.visual)
     return VideoReport(str(path), role, tuple(findings), levels)
+
+
+def watch(path: Path, limits: VisualLimits) -> list[Look]:
+    """What each sampled moment shows: key frames first, every frame if they are too sparse.
+
+    Faces are looked for on a second thread while the next picture decodes (OpenCV and
+    FFmpeg both work outside Python's lock), so the two cores share the work.
+    """
+    with ThreadPoolExecutor(max_workers=1) as looker:
+        for key_frames_only in (True, False):
+            pictures = decode_pictures(path, limits, key_frames_only=key_frames_only)
+            looks = [job.result() for job in [looker.submit(look, p, limits) for p in pictures]]
+            gap = widest_gap([seen.seconds for seen in looks])
+            if not key_frames_only or gap <= limits.max_key_frame_gap_seconds:
+                break
+    return looks

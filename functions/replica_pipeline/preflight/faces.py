@@ -8,6 +8,7 @@ It wants what Tavus wants: a person facing the camera.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -57,11 +58,11 @@ class Look:
         return self.faces[0] if self.faces else None
 
 
-def look_at(samples: tuple[SampledPicture, ...], limits: VisualLimits) -> list[Look]:
-    return [_look(sample, limits) for sample in samples]
+def look_at(samples: Iterable[SampledPicture], limits: VisualLimits) -> list[Look]:
+    return [look(sample, limits) for sample in samples]
 
 
-def _look(sample: SampledPicture, limits: VisualLimits) -> Look:
+def look(sample: SampledPicture, limits: VisualLimits) -> Look:
     grey = cv2.cvtColor(sample.picture, cv2.COLOR_BGR2GRAY)
     height, width = grey.shape
     smallest = max(24, round(height * limits.min_face_height))

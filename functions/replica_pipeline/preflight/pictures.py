@@ -11,6 +11,8 @@ second is kept: slower, and only for such files.
 from __future__ import annotations
 
 import itertools
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,22 +39,26 @@ class Sampling:
 
     @property
     def widest_gap_seconds(self) -> float:
-        times = [sample.seconds for sample in self.pictures]
-        return max((later - earlier for earlier, later in itertools.pairwise(times)), default=0.0)
+        return widest_gap([sample.seconds for sample in self.pictures])
+
+
+def widest_gap(times: Sequence[float]) -> float:
+    """The longest stretch between two sampled moments, in seconds."""
+    return max((later - earlier for earlier, later in itertools.pairwise(times)), default=0.0)
 
 
 def sample_pictures(path: Path, limits: VisualLimits) -> Sampling:
     """About one picture per ``limits.sample_every_seconds``, from key frames when they suffice."""
-    key_frames = Sampling(_decode(path, limits, key_frames_only=True), key_frames_only=True)
-    if key_frames.widest_gap_seconds <= limits.max_key_frame_gap_seconds:
-        return key_frames
-    return Sampling(_decode(path, limits, key_frames_only=False), key_frames_only=False)
+    key_frames = tuple(decode_pictures(path, limits, key_frames_only=True))
+    if widest_gap([sample.seconds for sample in key_frames]) <= limits.max_key_frame_gap_seconds:
+        return Sampling(key_frames, key_frames_only=True)
+    return Sampling(tuple(decode_pictures(path, limits, key_frames_only=False)), False)
 
 
-def _decode(
+def decode_pictures(
     path: Path, limits: VisualLimits, *, key_frames_only: bool
-) -> tuple[SampledPicture, ...]:
-    samples: list[SampledPicture] = []
+) -> Iterator[SampledPicture]:
+    """The sampled pictures one by one, as they are decoded (key frames only, or every frame)."""
     with open_container(path) as container:
         video = first_video_stream(container, path)
         for stream in container.streams:
@@ -63,20 +69,26 @@ def _decode(
         if key_frames_only:
             context.skip_frame = "NONKEY"
         size = _analysis_size(video.width, video.height, limits.analysis_width)
+        interval, due = limits.sample_every_seconds, -math.inf
         try:
             for frame in container.decode(video):
+                if frame.pts is None:
+                    continue  # no time to place it at
                 seconds = float(frame.time)
-                if samples and seconds - samples[-1].seconds < limits.sample_every_seconds * 0.75:
-                    continue  # closer than a sample interval to the last one: not needed
+                # Keep the first frame at or after each whole interval (0 s, 1 s, 2 s...) when
+                # every frame is decoded; the key frames' own times when only they are. A
+                # millisecond of slack for timestamps rounded to the container's clock.
+                if seconds < due - 1e-3:
+                    continue
+                due = (math.floor(seconds / interval + 1e-6) + 1) * interval
                 picture = np.asarray(
                     frame.to_ndarray(format="bgr24", width=size[0], height=size[1]), dtype=np.uint8
                 )
-                samples.append(SampledPicture(seconds, _upright(picture, frame.rotation)))
+                yield SampledPicture(seconds, _upright(picture, frame.rotation))
         except av.error.FFmpegError as error:
             raise PreflightError(
                 f"{path}: the video could not be decoded ({error.strerror}); is the file complete?"
             ) from None
-    return tuple(samples)
 
 
 def _analysis_size(width: int, height: int, analysis_width: int) -> tuple[int, int]:
