@@ -30,19 +30,11 @@ from bench.figures import Figure, Report, mib, ms, run_alone
 use_functions_package()
 
 from replica_pipeline.preflight.check import check_submission  # noqa: E402
+from replica_pipeline.preflight.report import PICTURE_CHECKS  # noqa: E402
 from tests.clips import make_clip  # noqa: E402
 
 ROUNDS = 5
 TARGET_SECONDS = 5.0
-VISUAL_CHECKS = {
-    "face_visible",
-    "second_face",
-    "edits",
-    "face_framing",
-    "lighting",
-    "movement",
-    "listening_pose",
-}
 SECONDS = 120
 FPS = 30
 
@@ -121,7 +113,7 @@ def measure() -> Report:
         f"clip: {mib(size)}, {len(report.loudness)} one-second loudness windows, made in "
         f"{made_in:.1f} s (one second of noise encoded, its packets repeated); reading the "
         f"header alone (PyAV: open + stream metadata) took {ms(header)}; "
-        f"{sum(f.check in VISUAL_CHECKS for f in report.findings)} visual findings"
+        f"{sum(f.check in PICTURE_CHECKS for f in report.findings)} visual findings"
     )
     return result
 

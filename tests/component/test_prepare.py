@@ -17,10 +17,8 @@ import boto3
 import pytest
 
 from replica_pipeline.config import ValidationLimits
-from replica_pipeline.preflight.check import check_video
+from replica_pipeline.preflight.check import check_video, watch
 from replica_pipeline.preflight.decoding import frame_rate_is_constant, timestamps_are_constant
-from replica_pipeline.preflight.faces import look_at
-from replica_pipeline.preflight.pictures import sample_pictures
 from replica_pipeline.preflight.report import (
     CONTAINER,
     FRAME_RATE,
@@ -312,11 +310,10 @@ def test_the_picture_is_turned_the_way_the_tag_says(prepared_phone_video: Prepar
     # Stored sideways under a -90 tag; prepared, the pixels themselves are upright and
     # untagged. The face cascade finds only upright faces: turned the wrong way (sideways
     # or upside down), hers would not be found.
-    limits = VisualLimits()
-    [first, *_] = sample_pictures(prepared_phone_video.output, limits).pictures
+    [first, *_] = watch(prepared_phone_video.output, VisualLimits())
 
     assert read_back(prepared_phone_video.output)["rotation"] == 0
-    assert len(look_at((first,), limits)[0].faces) == 1
+    assert len(first.faces) == 1
 
 
 def test_the_header_comes_before_the_pictures(prepared_phone_video: Prepared) -> None:

@@ -9,18 +9,19 @@ visual findings, which each name their reason, their place and the Tavus error.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from replica_pipeline.preflight.check import check_video
-from replica_pipeline.preflight.pictures import sample_pictures
+from replica_pipeline.preflight.check import check_video, watch
+from replica_pipeline.preflight.pictures import widest_gap
 from replica_pipeline.preflight.report import (
     EDITS,
-    FACE_FRAMING,
     FACE_VISIBLE,
     LIGHTING,
     LISTENING_POSE,
     MOVEMENT,
+    PICTURE_CHECKS,
     SECOND_FACE,
     Finding,
     VideoReport,
@@ -32,19 +33,13 @@ from tests.clips import ClipMaker
 
 WIDTH, HEIGHT = 640, 360
 TALKING, SECONDS = 40, 75
-VISUAL = (FACE_VISIBLE, SECOND_FACE, EDITS, FACE_FRAMING, LIGHTING, MOVEMENT, LISTENING_POSE)
+VISUAL = PICTURE_CHECKS
 
 
-def filmed(clip: ClipMaker, name: str, scene: faces.Scene) -> Path:
-    return clip(
-        f"{name}.mp4",
-        width=WIDTH,
-        height=HEIGHT,
-        fps=5,
-        seconds=SECONDS,
-        speech=[(0, TALKING)],
-        scene=scene,
-    )
+def filmed(clip: ClipMaker, name: str, scene: faces.Scene, **options: Any) -> Path:
+    """``scene`` at 640x360, 5 fps: 40 s of talking, then 35 s of silence (unless told)."""
+    settings: dict[str, Any] = {"seconds": SECONDS, "speech": [(0, TALKING)], **options}
+    return clip(f"{name}.mp4", width=WIDTH, height=HEIGHT, fps=5, scene=scene, **settings)
 
 
 def visual(report: VideoReport) -> dict[str, Finding]:
@@ -144,16 +139,7 @@ def test_a_consent_video_is_judged_on_the_face_alone(clip: ClipMaker) -> None:
 def test_a_phone_held_upright_is_looked_at_upright(clip: ClipMaker, rotation: int) -> None:
     # A phone stores the picture sideways with a rotation tag; the face is upright once turned.
     sideways = faces.still(faces.rotated(faces.one_person(HEIGHT, WIDTH)(0), rotation))
-    path = clip(
-        f"upright-{rotation}.mp4",
-        width=WIDTH,
-        height=HEIGHT,
-        fps=5,
-        seconds=SECONDS,
-        speech=[(0, TALKING)],
-        scene=sideways,
-        rotation=rotation,
-    )
+    path = filmed(clip, f"upright-{rotation}", sideways, rotation=rotation)
 
     assert visual(check_video(path, "combined"))[FACE_VISIBLE].verdict == "pass"
 
@@ -163,36 +149,19 @@ def test_sparse_key_frames_are_read_frame_by_frame_and_still_place_the_problem(
 ) -> None:
     # A key frame every 10 s (some encoders' default) would leave holes a lamp could hide
     # in: the check decodes every frame then, and still finds the second it went off.
-    path = clip(
-        "light-off-sparse.mp4",
-        width=WIDTH,
-        height=HEIGHT,
-        fps=5,
-        seconds=SECONDS,
-        speech=[(0, TALKING)],
-        scene=faces.light_drops(WIDTH, HEIGHT, 33),
-        key_frame_seconds=10,
-    )
+    scene = faces.light_drops(WIDTH, HEIGHT, 33)
+    path = filmed(clip, "light-off-sparse", scene, key_frame_seconds=10)
 
-    sampling = sample_pictures(path, VisualLimits())
+    moments = [seen.seconds for seen in watch(path, VisualLimits())]
     found = visual(check_video(path, "combined"))[LIGHTING]
 
-    assert not sampling.key_frames_only
-    assert sampling.widest_gap_seconds <= 1.0
+    assert widest_gap(moments) == 1.0  # not the key frames' 10 s
     assert (found.verdict, found.at_seconds) == ("fail", (33.0,))
 
 
 def test_without_sound_the_whole_recording_is_the_talking_part(clip: ClipMaker) -> None:
-    path = clip(
-        "silent-film.mp4",
-        width=WIDTH,
-        height=HEIGHT,
-        fps=5,
-        seconds=SECONDS,
-        speech=[],
-        audio=False,
-        scene=faces.away(WIDTH, HEIGHT, 50, 60),
-    )
+    scene = faces.away(WIDTH, HEIGHT, 50, 60)
+    path = filmed(clip, "silent-film", scene, speech=[], audio=False)
 
     report = check_video(path, "combined")
 
@@ -201,15 +170,7 @@ def test_without_sound_the_whole_recording_is_the_talking_part(clip: ClipMaker) 
 
 
 def test_a_clip_shorter_than_a_sample_interval_is_checked_without_error(clip: ClipMaker) -> None:
-    path = clip(
-        "blink.mp4",
-        width=WIDTH,
-        height=HEIGHT,
-        fps=5,
-        seconds=0.6,
-        speech=[],
-        scene=faces.one_person(WIDTH, HEIGHT),
-    )
+    path = filmed(clip, "blink", faces.one_person(WIDTH, HEIGHT), seconds=0.6, speech=[])
 
     report = check_video(path, "combined")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from replica_pipeline.preflight.report import PICTURE_CHECKS
 from tests import faces
 from tests.clips import make_clip
 from tests.integration.edges import Edges
@@ -55,13 +56,7 @@ def test_check_passes_the_sample_and_reports_every_finding() -> None:
         "loudness",
         "talk_then_silence",
         "speech_at_start",
-        "face_visible",
-        "second_face",
-        "edits",
-        "face_framing",
-        "lighting",
-        "movement",
-        "listening_pose",
+        *PICTURE_CHECKS,
     }
     assert set(checks.values()) == {"pass"}
     assert len(report["loudness"]) == 120

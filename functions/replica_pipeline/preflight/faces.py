@@ -8,7 +8,6 @@ It wants what Tavus wants: a person facing the camera.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -58,11 +57,8 @@ class Look:
         return self.faces[0] if self.faces else None
 
 
-def look_at(samples: Iterable[SampledPicture], limits: VisualLimits) -> list[Look]:
-    return [look(sample, limits) for sample in samples]
-
-
 def look(sample: SampledPicture, limits: VisualLimits) -> Look:
+    """The faces in one sampled picture, the main face's brightness, and the room's layout."""
     grey = cv2.cvtColor(sample.picture, cv2.COLOR_BGR2GRAY)
     height, width = grey.shape
     smallest = max(24, round(height * limits.min_face_height))

@@ -76,24 +76,37 @@ def _face_visible(talking: Sequence[Look], limits: VisualLimits) -> Finding:
             "with nothing in front of the face",
             prevents=kind,
         )
-    share = len(seen) / len(talking)
-    gaps = _gaps(talking)
-    long_gaps = [(start, length) for start, length in gaps if length >= limits.max_face_gap_seconds]
-    shown = f"{share:.0%} of {len(talking)} moments"
-    if long_gaps or share < limits.min_face_share:
-        places = long_gaps or gaps
-        where = ", ".join(f"{length:.0f} s from {start:.0f} s" for start, length in places[:3])
+    shown = f"{len(seen) / len(talking):.0%} of {len(talking)} moments"
+    if missing := _missing_face(talking, limits):
         return Finding(
             FACE_VISIBLE,
             "fail",
             shown,
-            f"the face is missing ({where}); it must stay in the frame, facing the camera and "
-            f"uncovered, while you talk (at least {limits.min_face_share:.0%} of moments, no "
-            f"gap of {limits.max_face_gap_seconds:g} s)",
-            at_seconds=_times(start for start, _ in places),
+            f"the face is missing ({_spans(missing)}); it must stay in the frame, facing the "
+            f"camera and uncovered, while you talk (at least {limits.min_face_share:.0%} of "
+            f"moments, no gap of {limits.max_face_gap_seconds:g} s)",
+            at_seconds=_times(start for start, _ in missing),
             prevents=kind,
         )
     return Finding(FACE_VISIBLE, "pass", shown, "one face in view while you talk", prevents=kind)
+
+
+def _missing_face(looks: Sequence[Look], limits: VisualLimits) -> list[tuple[float, float]]:
+    """The face's absences that fail a part: the long ones, or all when too many are short.
+
+    Empty when the face is there enough: in ``min_face_share`` of the moments, and never
+    gone for ``max_face_gap_seconds``.
+    """
+    gaps = _gaps(looks)
+    long_gaps = [(start, length) for start, length in gaps if length >= limits.max_face_gap_seconds]
+    shown_share = sum(1 for look in looks if look.face) / len(looks)
+    if long_gaps or shown_share < limits.min_face_share:
+        return long_gaps or gaps
+    return []
+
+
+def _spans(gaps: Sequence[tuple[float, float]]) -> str:
+    return ", ".join(f"{length:.0f} s from {start:.0f} s" for start, length in gaps[:3])
 
 
 def _gaps(looks: Sequence[Look]) -> list[tuple[float, float]]:
@@ -137,7 +150,8 @@ def _second_face(looks: Sequence[Look], limits: VisualLimits) -> Finding:
 def _edits(looks: Sequence[Look], limits: VisualLimits) -> Finding:
     kind = training_errors.EDITING_DETECTED
     if len(looks) < 2:
-        return Finding(EDITS, "pass", "1 moment", "too short to compare moments", prevents=kind)
+        shown = f"{len(looks)} moment" + ("" if len(looks) == 1 else "s")
+        return Finding(EDITS, "pass", shown, "too short to compare moments", prevents=kind)
     pairs = list(itertools.pairwise(looks))
     similarity = [(layout_similarity(a, b), b.seconds) for a, b in pairs]
     cuts = [seconds for value, seconds in similarity if value < limits.min_layout_similarity]
@@ -268,20 +282,15 @@ def _listening_pose(
 ) -> Finding:
     """Tavus learns how the replica listens from the still part: the person stays, and still."""
     seen = [look for look in still if look.face]
-    share = len(seen) / len(still)
-    shown = f"face in {share:.0%} of {len(still)} still moments"
-    gaps = _gaps(still)
-    long_gaps = [(start, length) for start, length in gaps if length >= limits.max_face_gap_seconds]
-    if long_gaps or share < limits.min_face_share:
-        places = long_gaps or gaps
-        where = ", ".join(f"{length:.0f} s from {start:.0f} s" for start, length in places[:3])
+    shown = f"face in {len(seen) / len(still):.0%} of {len(still)} still moments"
+    if missing := _missing_face(still, limits):
         return Finding(
             LISTENING_POSE,
             "fail",
             shown,
-            f"no face during the silence ({where}): stay in the frame, facing the camera, "
-            "until the recording ends; Tavus learns the listening pose from it",
-            at_seconds=_times(start for start, _ in places),
+            f"no face during the silence ({_spans(missing)}): stay in the frame, facing the "
+            "camera, until the recording ends; Tavus learns the listening pose from it",
+            at_seconds=_times(start for start, _ in missing),
             prevents=training_errors.FACE_OBSTRUCTED,
         )
     away = [seconds for seconds, d in _travel(seen, talking) if d > limits.max_listening_travel]

@@ -32,27 +32,9 @@ class SampledPicture:
     picture: Picture
 
 
-@dataclass(frozen=True)
-class Sampling:
-    pictures: tuple[SampledPicture, ...]
-    key_frames_only: bool  # False: the key frames were too sparse, every frame was decoded
-
-    @property
-    def widest_gap_seconds(self) -> float:
-        return widest_gap([sample.seconds for sample in self.pictures])
-
-
 def widest_gap(times: Sequence[float]) -> float:
     """The longest stretch between two sampled moments, in seconds."""
     return max((later - earlier for earlier, later in itertools.pairwise(times)), default=0.0)
-
-
-def sample_pictures(path: Path, limits: VisualLimits) -> Sampling:
-    """About one picture per ``limits.sample_every_seconds``, from key frames when they suffice."""
-    key_frames = tuple(decode_pictures(path, limits, key_frames_only=True))
-    if widest_gap([sample.seconds for sample in key_frames]) <= limits.max_key_frame_gap_seconds:
-        return Sampling(key_frames, key_frames_only=True)
-    return Sampling(tuple(decode_pictures(path, limits, key_frames_only=False)), False)
 
 
 def decode_pictures(

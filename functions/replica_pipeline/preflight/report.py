@@ -30,6 +30,15 @@ LIGHTING = "lighting"
 MOVEMENT = "movement"
 EDITS = "edits"
 LISTENING_POSE = "listening_pose"
+PICTURE_CHECKS = (
+    FACE_VISIBLE,
+    SECOND_FACE,
+    EDITS,
+    FACE_FRAMING,
+    LIGHTING,
+    MOVEMENT,
+    LISTENING_POSE,
+)
 
 # Failures that make `replicas prepare` refuse (it cannot invent pixels, sound or time):
 # with one of these, naming the command would only lead to a second refusal.
