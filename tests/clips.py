@@ -9,8 +9,9 @@ two-second tables and tiled, so a two-minute soundtrack costs no per-sample
 Python work.
 
 Encoding 1080p H.264 costs about 55 ms per second of video at 25 fps
-(ultrafast, 2 cores), so only the first second is encoded and its packets are
-repeated: a two-minute 1080p25 clip takes about as long as its sound.
+(ultrafast, 2 cores), so only the first key frame interval (a second, unless
+told) is encoded and its packets are repeated: a two-minute 1080p25 clip takes
+about as long as its sound. A ``scene`` that changes is encoded frame by frame.
 """
 
 from __future__ import annotations
@@ -107,16 +108,16 @@ def make_clip(
         audio_frames = _audio_frames(soundtrack, layout)
         if scene is not None:
             video.codec_context.gop_size = block
-        one_second = (
+        one_block = (
             []
             if scene
-            else _encode_one_second(video, _pictures(width, height, block, camera_noise, rotation))
+            else _encode_one_block(video, _pictures(width, height, block, camera_noise, rotation))
         )
         for index in range(round(seconds * fps)):
             if scene is not None:
                 container.mux(_filmed(video, scene, index, fps))
             else:
-                packet = _repeated(one_second, index, block, fps, video)
+                packet = _repeated(one_block, index, block, fps, video)
                 container.mux(
                     _unevenly_timed(packet, index, fps) if variable_frame_rate else packet
                 )
@@ -153,7 +154,7 @@ def _video_stream(
             options["x264-params"] = f"vbv-maxrate={kbps}:vbv-bufsize={kbps}"
         stream = container.add_stream("libx264", rate=fps, options=options)
     elif codec == "hevc":
-        # No B-frames, so one second's packets repeat as a valid stream (as with x264).
+        # No B-frames, so one block's packets repeat as a valid stream (as with x264).
         params = "log-level=error:bframes=0"
         stream = container.add_stream(
             "libx265", rate=fps, options={"preset": "ultrafast", "x265-params": params}
@@ -180,13 +181,13 @@ def _filmed(
     return stream.encode(picture)
 
 
-def _encode_one_second(
+def _encode_one_block(
     stream: VideoStream, pictures: Iterable[av.VideoFrame]
 ) -> list[Packet[Stream]]:
-    """The packets of one second of video, to be repeated for every second of the clip.
+    """The packets of one key frame interval, to be repeated for the whole clip.
 
-    Each second starts with a key frame and no encoder here makes B-frames, so
-    the repeats form a valid stream, at the cost of encoding one second only.
+    Each block starts with a key frame and no encoder here makes B-frames, so
+    the repeats form a valid stream, at the cost of encoding one block only.
     """
     packets: list[Packet[Stream]] = []
     for index, picture in enumerate(pictures):
