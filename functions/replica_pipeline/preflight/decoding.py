@@ -1,7 +1,7 @@
 """Reading a recording with PyAV: open it, its header's streams, and the audio's loudness.
 
-Only the audio stream is decoded, and the demuxer is told to discard the others:
-that is what keeps a two-minute 1080p recording's check at a quarter of a second.
+Only the audio stream is decoded, and the demuxer is told to discard the others,
+so the sound of a two-minute 1080p recording is measured in a quarter of a second.
 """
 
 from __future__ import annotations
