@@ -73,6 +73,7 @@ def make_clip(
     scene: Callable[[float], npt.NDArray[np.uint8]] | None = None,
     small_file: bool = False,
     key_frame_seconds: int = 1,
+    picture: npt.NDArray[np.uint8] | None = None,
 ) -> Path:
     """Write a clip to ``path`` (its suffix picks the container) and return the path.
 
@@ -89,7 +90,9 @@ def make_clip(
     ``variable_frame_rate`` spaces the frames unevenly (from 0.2 to 1.8
     frame intervals apart, ``fps`` on average), as phones do when the light changes.
     ``scene`` films a changing picture instead (``tests.faces``: seconds -> BGR picture),
-    every frame encoded. A key frame starts every ``key_frame_seconds`` (phones write
+    every frame encoded; ``picture`` films a still one (``tests.faces``' BGR pictures), one
+    block encoded and repeated, which is as quick as the default person. A key frame starts
+    every ``key_frame_seconds`` (phones write
     one every second or two). ``small_file`` encodes slowly for size, header first
     (``samples/sample.mp4``: 1.7 MB for two minutes of 1080p).
     """
@@ -111,7 +114,9 @@ def make_clip(
         one_block = (
             []
             if scene
-            else _encode_one_block(video, _pictures(width, height, block, camera_noise, rotation))
+            else _encode_one_block(
+                video, _pictures(width, height, block, camera_noise, rotation, picture)
+            )
         )
         for index in range(round(seconds * fps)):
             if scene is not None:
@@ -233,14 +238,21 @@ def _unevenly_timed(packet: Packet[Stream], index: int, fps: int) -> Packet[Stre
 
 
 def _pictures(
-    width: int, height: int, count: int, noisy: bool, rotation: int = 0
+    width: int,
+    height: int,
+    count: int,
+    noisy: bool,
+    rotation: int = 0,
+    picture: npt.NDArray[np.uint8] | None = None,
 ) -> Iterator[av.VideoFrame]:
-    """``count`` pictures of a person in a room (``tests.faces``): still, or with sensor noise.
+    """``count`` pictures of a person in a room (``tests.faces``), or of ``picture``: still,
+    or with sensor noise.
 
     With a ``rotation`` tag the person is stored turned, so that a player shows her upright.
     """
     upright = (height, width) if rotation % 180 else (width, height)
-    person = faces.rotated(faces.one_person(*upright)(0), rotation)
+    shown = picture if picture is not None else faces.one_person(*upright)(0)
+    person = faces.rotated(shown, rotation)
     if noisy:
         rng = np.random.default_rng(1080)
         pool = [

@@ -135,12 +135,13 @@ class Pipeline:
         )
         return response
 
-    def receive(self) -> list[dict[str, Any]]:
-        """Every visible message of the ingest queue, S3's test event included."""
+    def receive(self, queue_url: str | None = None) -> list[dict[str, Any]]:
+        """Every visible message of the ingest queue (or ``queue_url``), S3's test event
+        included."""
         messages: list[dict[str, Any]] = []
         while True:
             batch = self.sqs.receive_message(
-                QueueUrl=self.resources.queue_url,
+                QueueUrl=queue_url or self.resources.queue_url,
                 MaxNumberOfMessages=10,
                 MessageSystemAttributeNames=["All"],
                 WaitTimeSeconds=0,
@@ -167,8 +168,14 @@ class Pipeline:
             _forget_cold_start(module)
 
     def invoke_ingest(self, event: dict[str, Any], timeout_seconds: float = 60.0) -> dict[str, Any]:
+        return self.invoke_batch("ingest", event, timeout_seconds)
+
+    def invoke_batch(
+        self, handler: str, event: dict[str, Any], timeout_seconds: float = 60.0
+    ) -> dict[str, Any]:
+        """An SQS-fed handler's answer: its partial batch response, or every record failed."""
         try:
-            result: dict[str, Any] = self.invoke("ingest", event, timeout_seconds)
+            result: dict[str, Any] = self.invoke(handler, event, timeout_seconds)
         except Exception:
             # Lambda's answer to a function error: every record of the batch goes back.
             result = {
@@ -257,6 +264,29 @@ class Pipeline:
                 )
         return result
 
+    def run_deep_checks(self) -> list[dict[str, Any]]:
+        """Hand each message waiting in the deep-check queue to the deep-check handler, one
+        per invocation as its event source does; delete what succeeded, make what failed
+        visible again. The answers."""
+        queue_url, queue_arn = (
+            self.resources.deep_check_queue_url,
+            self.resources.deep_check_queue_arn,
+        )
+        assert queue_url, "make the pipeline with make_deep_checked_pipeline"
+        assert queue_arn
+        answers = []
+        for message in self.receive(queue_url):
+            event = lambda_sqs_event([message], queue_arn, self.resources.region)
+            answer = self.invoke_batch("deep_check", event, timeout_seconds=900)
+            if answer["batchItemFailures"]:  # back in the queue, as after its visibility timeout
+                self.sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            answers.append(answer)
+        return answers
+
     def notification_bodies(self) -> list[str]:
         """The S3 notifications waiting in the queue (the test event left out), consumed."""
         bodies = []
@@ -307,8 +337,24 @@ def _forget_cold_start(module: Any) -> None:
 
 
 def make_pipeline(endpoint: str, **settings: str) -> Iterator[Pipeline]:
+    yield from _pipeline(endpoint, settings)
+
+
+def make_deep_checked_pipeline(endpoint: str, **settings: str) -> Iterator[Pipeline]:
+    """A pipeline with the deep check on: its queue, and DEEP_CHECK_QUEUE_URL for ingest."""
+    yield from _pipeline(endpoint, settings, deep_check=True)
+
+
+def _pipeline(
+    endpoint: str, settings: dict[str, str], *, deep_check: bool = False
+) -> Iterator[Pipeline]:
     emulator = TavusEmulator(TAVUS_TEST_KEY, training_seconds=3600).start()
-    resources = bootstrap(endpoint_url=endpoint, region="us-east-1", tavus_api_key=TAVUS_TEST_KEY)
+    resources = bootstrap(
+        endpoint_url=endpoint,
+        region="us-east-1",
+        tavus_api_key=TAVUS_TEST_KEY,
+        deep_check=deep_check,
+    )
     environment = lambda_environment(
         resources,
         tavus_url=emulator.url,

@@ -51,14 +51,24 @@ STUCK_TRAINING_HOURS = "STUCK_TRAINING_HOURS"
 RECONCILE_BATCH_SIZE = "RECONCILE_BATCH_SIZE"
 UNKNOWN_REPLICA_GRACE_MINUTES = "UNKNOWN_REPLICA_GRACE_MINUTES"
 MAX_UNKNOWN_REPLICAS_PER_RUN = "MAX_UNKNOWN_REPLICAS_PER_RUN"
-# The ingest queue, for the status API's retries (the only function that sends to it).
+# The ingest queue, for the status API's retries and the deep check's verdicts.
 INGEST_QUEUE_URL = "INGEST_QUEUE_URL"
+# The deep-check queue (the deep_check setting): set for ingest, which sends complete
+# submissions there before Create Replica. Absent: no deep check, ingest submits at once.
+DEEP_CHECK_QUEUE_URL = "DEEP_CHECK_QUEUE_URL"
 
 # The ingest function's timeout (the CDK stack and the local stack both use it); the
 # time budget in ``replica_pipeline.ingest_budget`` checks that a record fits in it.
 INGEST_TIMEOUT_SECONDS = 120
 # The callback function's timeout: API Gateway waits 29 s at most.
 CALLBACK_TIMEOUT_SECONDS = 20
+# The deep-check function (both stacks). 3538 MB is where Lambda gives two vCPUs, which
+# the check uses (decoding on one, face detection on the other). It downloads the video(s)
+# to /tmp: a training + consent pair of the largest size (MAX_VIDEO_BYTES, 750 MB) fits in
+# 2 GB. Fifteen minutes is Lambda's most; a 200 MB recording takes seconds.
+DEEP_CHECK_TIMEOUT_SECONDS = 900
+DEEP_CHECK_MEMORY_MB = 3538
+DEEP_CHECK_EPHEMERAL_MB = 2048
 
 DEFAULT_TAVUS_API_URL = "https://tavusapi.com"
 # Tavus's two names for one API: "replicas" (/v2/replicas, replica_id) and, in its newest
@@ -206,7 +216,8 @@ class Settings:
     max_deferral: timedelta = timedelta(hours=24)
     event_bus_name: str = "default"
     reconcile: ReconcileSettings = ReconcileSettings()
-    ingest_queue_url: str | None = None  # set for the status API, which queues retries
+    ingest_queue_url: str | None = None  # set for the functions that queue submissions
+    deep_check_queue_url: str | None = None  # set for ingest when the deep check is on
     signer: str = DEFAULT_SIGNER
     cloudfront: CloudFrontSigning | None = None  # set with the cloudfront signer
 
@@ -270,6 +281,7 @@ class Settings:
             ),
             event_bus_name=reader.text(EVENT_BUS_NAME, default="default"),
             ingest_queue_url=reader.optional_url(INGEST_QUEUE_URL),
+            deep_check_queue_url=reader.optional_url(DEEP_CHECK_QUEUE_URL),
             reconcile=ReconcileSettings(
                 pair_timeout=timedelta(hours=reader.number(PAIR_TIMEOUT_HOURS, default=24.0)),
                 stale_submitting=timedelta(

@@ -12,6 +12,7 @@ METRICS_NAMESPACE = "ReplicaPipeline"
 # Ingest: one per message, one per record that went back to the queue.
 INGEST_MESSAGES = "IngestMessages"
 INGEST_RECORD_FAILED = "IngestRecordFailed"
+DEEP_CHECK_FAILED = "DeepCheckRecordFailed"
 CALLBACKS_APPLIED = "CallbacksApplied"
 CALLBACKS_UNCHANGED = "CallbacksUnchanged"
 # Reconciler, emitted every run (zeros included, so alarms have data).
@@ -24,6 +25,11 @@ RECONCILE_UNKNOWN_REPLICAS = "ReconcileUnknownReplicas"
 TAVUS_SUSPECT = "TavusForgotReplicas"
 RECONCILE_OUT_OF_TIME = "ReconcileOutOfTime"
 STATUS_EVENTS_REPUBLISHED = "StatusEventsRepublished"
+
+
+def deep_checks_metric(outcome: str) -> str:
+    """The count of deep checks that ended with ``outcome`` (a ``CheckOutcome``'s value)."""
+    return f"DeepChecks{outcome.title()}"
 
 
 def drops_metric(outcome: str) -> str:

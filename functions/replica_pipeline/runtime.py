@@ -68,11 +68,24 @@ def replica_store() -> ReplicaStore:
 
 
 def send_to_ingest_queue(body: str, delay_seconds: int = 0) -> None:
-    """Queue a message for the ingest function: a retry (status API) or a deferral (ingest)."""
+    """Queue a message for the ingest function: a retry (status API), a deferral (ingest)
+    or a submission that passed the deep check."""
     queue_url = load_settings().ingest_queue_url
     if not queue_url:
         raise RuntimeError(f"{INGEST_QUEUE_URL} is not set for this function")
     sqs_client().send_message(QueueUrl=queue_url, MessageBody=body, DelaySeconds=delay_seconds)
+
+
+def deep_check_queue() -> Callable[[str], None] | None:
+    """What sends a submission to the deep check, or None when the deep check is off."""
+    queue_url = load_settings().deep_check_queue_url
+    if not queue_url:
+        return None
+
+    def send(body: str) -> None:
+        sqs_client().send_message(QueueUrl=queue_url, MessageBody=body)
+
+    return send
 
 
 def tavus_api_key() -> str:

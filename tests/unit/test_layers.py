@@ -26,7 +26,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "observability": set(),
     "rules": {"rules", "contracts"} | BASICS,
     "adapters": {"adapters", "rules", "contracts"} | BASICS,
-    "services": {"services", "adapters", "rules", "contracts"} | BASICS,
+    # The deep check service runs the pre-flight (imported where it runs: see its docstring).
+    "services": {"services", "adapters", "rules", "contracts", "preflight"} | BASICS,
     "runtime": {"adapters", "rules", "contracts"} | BASICS,
     # The deep check reads a file and judges it; the rules give it Tavus's error kinds.
     "preflight": {"preflight", "rules"} | BASICS,

@@ -41,3 +41,16 @@ def test_no_event_sequence_leaves_a_terminal_state(start: Status, events: list[S
         reached_terminal = reached_terminal or current in TERMINAL
     if reached_terminal:
         assert current in TERMINAL
+
+
+def test_a_deep_checked_submission_goes_on_to_tavus_or_stops_there() -> None:
+    # checking -> submitting (passed), rejected (failed) or error (unreadable); never back,
+    # and never straight to training: only a claimed submission reaches Tavus.
+    assert Status.CHECKING in INITIAL
+    assert {new for new in Status if can_transition(Status.CHECKING, new)} == {
+        Status.SUBMITTING,
+        Status.REJECTED,
+        Status.ERROR,
+    }
+    assert Status.CHECKING not in sources_of(Status.TRAINING)
+    assert not any(can_transition(status, Status.CHECKING) for status in Status)

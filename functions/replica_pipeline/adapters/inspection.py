@@ -148,6 +148,11 @@ class Inspector:
         try:
             return self.s3.head_object(**args)  # type: ignore[arg-type]
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
+            if is_missing(error):
                 return None
             raise
+
+
+def is_missing(error: ClientError) -> bool:
+    """Whether S3 answered that the object (or the version asked for) does not exist."""
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion")

@@ -49,6 +49,7 @@ def dependencies() -> IngestDependencies:
         signing_client=runtime.signing_client,
         callback_key=runtime.callback_key,
         requeue=runtime.send_to_ingest_queue,
+        deep_check=runtime.deep_check_queue(),
     )
 
 

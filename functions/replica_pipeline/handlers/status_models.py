@@ -15,6 +15,23 @@ class HistoryEntry(BaseModel):
     note: str | None = None
 
 
+class CheckFinding(BaseModel):
+    """A warning or failure of the deep check (the ``deep_check`` setting), as `replicas
+    check` reports it."""
+
+    video: str = Field(description="combined, training or consent")
+    check: str = Field(description="which requirement, e.g. second_face, lighting")
+    verdict: str = Field(description="warn or fail")
+    value: str = Field(description="the number behind the verdict")
+    detail: str
+    at_seconds: list[float] = Field(
+        default=[], description="seconds into the video where it shows (the first few)"
+    )
+    prevents: str | None = Field(
+        default=None, description="the Tavus training error kind it heads off, if any"
+    )
+
+
 class Replica(BaseModel):
     """One submission: a drop on its way to (or done as) a Tavus replica."""
 
@@ -55,6 +72,14 @@ class Replica(BaseModel):
     )
     previous_replica_ids: list[str] = Field(
         default=[], description="Tavus replicas of earlier attempts that failed"
+    )
+    checked_at: str | None = Field(
+        default=None, description="when the deep check looked at the video (if it is on)"
+    )
+    check_findings: list[CheckFinding] = Field(
+        default=[],
+        description="the deep check's warnings (kept; the replica is still made) and failures "
+        "(the reason for a rejection)",
     )
     history: list[HistoryEntry] = []
 

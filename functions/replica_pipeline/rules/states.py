@@ -16,6 +16,8 @@ class Status(StrEnum):
     RECEIVED = "received"
     WAITING_FOR_CONSENT = "waiting_for_consent"
     WAITING_FOR_TRAINING = "waiting_for_training"
+    # The deep check (the deep_check setting) is looking at the video before Create Replica.
+    CHECKING = "checking"
     SUBMITTING = "submitting"
     TRAINING = "training"
     COMPLETED = "completed"
@@ -31,6 +33,8 @@ _NEXT: dict[Status, frozenset[Status]] = {
     Status.RECEIVED: frozenset({Status.SUBMITTING, Status.REJECTED, Status.ERROR}),
     Status.WAITING_FOR_CONSENT: frozenset({Status.SUBMITTING, Status.REJECTED}),
     Status.WAITING_FOR_TRAINING: frozenset({Status.SUBMITTING, Status.REJECTED}),
+    # Passed: ingest submits it; failed a requirement: rejected; unreadable: error.
+    Status.CHECKING: frozenset({Status.SUBMITTING, Status.REJECTED, Status.ERROR}),
     Status.SUBMITTING: frozenset(
         {Status.SUBMITTING, Status.TRAINING, Status.COMPLETED, Status.ERROR}
     ),
@@ -46,6 +50,7 @@ INITIAL: frozenset[Status] = frozenset(
         Status.RECEIVED,
         Status.WAITING_FOR_CONSENT,
         Status.WAITING_FOR_TRAINING,
+        Status.CHECKING,
         Status.SUBMITTING,
         Status.REJECTED,
         Status.ERROR,

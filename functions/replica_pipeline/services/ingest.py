@@ -3,6 +3,9 @@
 Steps per record: classify the key, HEAD the object, validate it (name, type,
 size, then the container header through ranged reads), pair separate-consent
 halves, claim the submission, pre-sign, call Tavus, record the replica id.
+With the deep check on, a complete submission first goes to the deep-check
+queue in ``checking`` (``services.deep_check``); what passes comes back here
+as a request to submit attempt 1, claimed like a retry.
 
 Failures come in three kinds. Permanent ones (bad video, Tavus said no, the
 signer key is temporary) are written on the item and the record is
@@ -56,6 +59,7 @@ from replica_pipeline.rules.keys import ObjectCreated, Role, classify, parse_not
 from replica_pipeline.rules.states import Status
 from replica_pipeline.rules.submission import CLAIM_ATTRIBUTES, Submission
 from replica_pipeline.services.adoption import find_earlier_replica
+from replica_pipeline.services.deep_check import DeepCheckRequest
 from replica_pipeline.services.retry import RetryRequest, retry_request_in
 from replica_pipeline.services.time_budget import RecordBudget
 
@@ -67,6 +71,7 @@ logger = Logger(child=True)
 
 class Outcome(StrEnum):
     SUBMITTED = "submitted"
+    CHECKING = "checking"  # sent to the deep check, which sends it back if it passes
     ADOPTED = "adopted"  # an earlier, interrupted attempt had reached Tavus
     DEFERRED = "deferred"  # queued again to wait (rate limited, busy, out of time)
     DUPLICATE = "duplicate"
@@ -90,6 +95,8 @@ class IngestDependencies:
     callback_key: Callable[[], bytes]
     # Puts a message back on the ingest queue with a delay in seconds (a deferral).
     requeue: Callable[[str, int], None]
+    # Sends a DeepCheckRequest to the deep-check queue; None: the deep check is off.
+    deep_check: Callable[[str], None] | None = None
     clock: Clock = field(default=utc_now)
     # The monotonic time by which this record's Tavus calls must be over (None: no limit).
     deadline: float | None = None
@@ -185,12 +192,39 @@ def _inspector(deps: IngestDependencies) -> Inspector:
 
 
 def submit(submission: Submission, parts: list[Part], deps: IngestDependencies) -> Outcome:
-    """Claim the submission and call Create Replica once, recording the result."""
+    """Claim the submission and call Create Replica once, recording the result (or, with
+    the deep check on, send it to be checked first)."""
+    if deps.deep_check is not None:
+        return _send_to_deep_check(submission, deps.deep_check, deps)
     claim = deps.store.claim(submission, deps.clock(), deps.settings.submit_lease)
     if not _holds(claim, submission.submission_id, deps.clock()):
         return Outcome.DUPLICATE
     locations = [Location(part.bucket, part.drop.key, part.version_id) for part in parts]
     return _submit_claimed(submission, claim, locations, deps)
+
+
+def _send_to_deep_check(
+    submission: Submission, send: Callable[[str], None], deps: IngestDependencies
+) -> Outcome:
+    """Write the submission in ``checking`` and queue its deep check.
+
+    A redelivered drop whose item is still ``checking`` is queued again: the first
+    delivery may have written the item and died before sending. A second check
+    costs a download; it cannot cost a second replica, since the claim on attempt 1
+    is taken once whichever check passes it first.
+    """
+    sid = submission.submission_id
+    if not deps.store.create(submission, Status.CHECKING, deps.clock()):
+        current = deps.store.get(sid) or {}
+        if current.get("status") != Status.CHECKING.value:
+            logger.info(
+                "submission already handled",
+                extra={"submission_id": sid, "status": current.get("status")},
+            )
+            return Outcome.DUPLICATE
+    send(DeepCheckRequest(sid).message())
+    logger.info("sent to the deep check", extra={"submission_id": sid})
+    return Outcome.CHECKING
 
 
 def resubmit(request: RetryRequest, deps: IngestDependencies) -> Outcome:

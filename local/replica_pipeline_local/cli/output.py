@@ -51,4 +51,19 @@ def describe(item: dict[str, Any]) -> str:
     ):
         if item.get(key):
             lines.append(f"{label:<11} {item[key]}")
+    lines += [f"{'check':<11} {line}" for line in check_lines(item)]
     return "\n".join(lines)
+
+
+def check_lines(item: dict[str, Any]) -> list[str]:
+    """The deep check's findings on an item, one line each (``replicas check``'s words)."""
+    lines = []
+    for finding in item.get("check_findings") or []:
+        seconds = ", ".join(f"{second:g} s" for second in finding.get("at_seconds") or [])
+        lines.append(
+            f"{finding['verdict']}: {finding['video']} video, {finding['check']}: "
+            f"{finding['detail']}"
+            + (f" (at {seconds})" if seconds else "")
+            + (f" [Tavus: {finding['prevents']}]" if finding.get("prevents") else "")
+        )
+    return lines

@@ -49,6 +49,10 @@ class LocalResources:
     cloudfront_key_pair_id: str | None = None
     cloudfront_public_key_pem: str | None = None
     cloudfront_key_serial: str = "1"
+    # The deep check's queue and dead-letter queue (None unless deep_check is on).
+    deep_check_queue_url: str | None = None
+    deep_check_queue_arn: str | None = None
+    deep_check_dlq_url: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +73,7 @@ def bootstrap(
     stage: str = "local",
     visibility_timeout_seconds: int = 30,
     signer: str = DEFAULT_SIGNER,
+    deep_check: bool = False,
 ) -> LocalResources:
     session = _session(region)
 
@@ -80,25 +85,14 @@ def bootstrap(
     bucket = f"replica-pipeline-{stage}-uploads"
     table = f"replica-pipeline-{stage}-replicas"
 
-    dlq_url = sqs.create_queue(
-        QueueName=f"replica-pipeline-{stage}-ingest-dlq",
-        Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)},
-    )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue_url = sqs.create_queue(
-        QueueName=f"replica-pipeline-{stage}-ingest",
-        Attributes={
-            "VisibilityTimeout": str(visibility_timeout_seconds),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(DLQ_MAX_RECEIVE_COUNT)}
-            ),
-        },
-    )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_url, queue_arn, dlq_url = _queue_with_dlq(
+        sqs, f"replica-pipeline-{stage}-ingest", visibility_timeout_seconds
+    )
+    deep_check_queue_url = deep_check_queue_arn = deep_check_dlq_url = None
+    if deep_check:
+        deep_check_queue_url, deep_check_queue_arn, deep_check_dlq_url = _queue_with_dlq(
+            sqs, f"replica-pipeline-{stage}-deep-check", visibility_timeout_seconds
+        )
 
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
@@ -196,7 +190,37 @@ def bootstrap(
         cloudfront_key_pair_id=key_pair.key_pair_id if key_pair else None,
         cloudfront_public_key_pem=key_pair.public_key_pem if key_pair else None,
         cloudfront_key_serial=key_pair.serial if key_pair else "1",
+        deep_check_queue_url=deep_check_queue_url,
+        deep_check_queue_arn=deep_check_queue_arn,
+        deep_check_dlq_url=deep_check_dlq_url,
     )
+
+
+def _queue_with_dlq(sqs: Any, name: str, visibility_timeout_seconds: int) -> tuple[str, str, str]:
+    """A queue whose poison messages go to ``<name>-dlq``: its URL, its ARN, the DLQ's URL."""
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": str(14 * 24 * 3600)}
+    )["QueueUrl"]
+    queue_url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps(
+                {
+                    "deadLetterTargetArn": _arn(sqs, dlq_url),
+                    "maxReceiveCount": str(DLQ_MAX_RECEIVE_COUNT),
+                }
+            ),
+        },
+    )["QueueUrl"]
+    return queue_url, _arn(sqs, queue_url), dlq_url
+
+
+def _arn(sqs: Any, queue_url: str) -> str:
+    arn: str = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    return arn
 
 
 @dataclass(frozen=True)
@@ -256,6 +280,8 @@ def lambda_environment(
         config.INGEST_QUEUE_URL: resources.queue_url,
         "POWERTOOLS_SERVICE_NAME": "replica-pipeline",
     }
+    if resources.deep_check_queue_url is not None:
+        environment[config.DEEP_CHECK_QUEUE_URL] = resources.deep_check_queue_url
     if cloudfront_url is not None:
         if resources.cloudfront_key_pair_id is None or resources.cloudfront_key_secret_arn is None:
             raise ValueError("bootstrap with signer='cloudfront' to sign with CloudFront")

@@ -112,17 +112,20 @@ class ClaimProtocol(TableWriter):
     def claim_retry(
         self, submission_id: str, attempt: int, now: datetime, lease: timedelta
     ) -> Claim:
-        """``claim`` for a retry's attempt: only that attempt, only while it is unclaimed.
+        """``claim`` for a retry's attempt (or one the deep check passed): only that
+        attempt, only while it is unclaimed.
 
         Reported as TAKEN_OVER, so the caller first looks in Tavus for a replica
-        an interrupted holder of this same attempt may have created.
+        an interrupted holder of this same attempt may have created, unless the
+        attempt was left with proof that nothing reached Tavus (``released_clean``:
+        a clean release, or the deep check, which never calls Tavus).
         """
         token = uuid.uuid4().hex
         taken = self._update_if(
             submission_id,
             UpdateExpression=(
                 "SET claim_token = :token, lease_until = :lease, updated_at = :now, "
-                "claim_clean = :false"
+                "claim_clean = if_not_exists(released_clean, :false), released_clean = :false"
             ),
             ConditionExpression=(
                 "#status = :submitting AND attempts = :attempt AND "
