@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,10 +99,12 @@ def local_stack(
     reconcile_every: float,
     visibility_timeout: int,
     settings: Mapping[str, str] | None = None,
+    options: Sequence[str] = (),
 ) -> Iterator[LocalStack]:
     """``python -m replica_pipeline_local.stack up`` in a temporary state dir, then ``down``.
 
-    ``settings`` override handler settings (``--setting=NAME=VALUE``).
+    ``settings`` override handler settings (``--setting=NAME=VALUE``); ``options`` are
+    more of the stack's own (``--deep-check``).
     """
     state_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
     command = [sys.executable, "-m", "replica_pipeline_local.stack"]
@@ -118,6 +120,7 @@ def local_stack(
                 f"--reconcile-every={reconcile_every}",
                 f"--visibility-timeout={visibility_timeout}",
                 *(f"--setting={name}={value}" for name, value in (settings or {}).items()),
+                *options,
             ],
             cwd=ROOT,
             env=environment,

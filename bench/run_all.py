@@ -38,6 +38,7 @@ BENCHMARKS: tuple[tuple[str, str, float], ...] = (
     ("asset_size", "Lambda code asset (cdk synth)", 300),
     ("powertools_choice", "Powertools: bundled in the asset vs its public layer", 360),
     ("preflight_check", "Pre-flight check (replicas check, 2-min 1080p30 recording)", 120),
+    ("deep_check_cost", "Deep check (the deep-check function, 200 MB recording, local stack)", 300),
     ("prepare_speed", "Prepare speed (replicas prepare, 2-min 4K60 HEVC .mov)", 420),
     ("rate_limited_burst", "Rate-limited burst (200 drops at once, Tavus at 2/s)", 300),
     ("hard_failures", "Hard failures (one drop per Tavus fault, local stack)", 240),

@@ -53,6 +53,9 @@ class LocalStackDescription:
     # Only with SIGNER=cloudfront: the default stack.json keeps its documented keys.
     signer: str | None = None
     cloudfront_url: str | None = None
+    # Only with the deep check on (--deep-check, or deep_check in cdk.json).
+    deep_check_queue_url: str | None = None
+    deep_check_dlq_url: str | None = None
 
     @property
     def is_external_tavus(self) -> bool:
@@ -90,4 +93,6 @@ class LocalStackDescription:
         return cls.from_dict(data)
 
 
-_ONLY_WHEN_SET = frozenset({"signer", "cloudfront_url"})
+_ONLY_WHEN_SET = frozenset(
+    {"signer", "cloudfront_url", "deep_check_queue_url", "deep_check_dlq_url"}
+)

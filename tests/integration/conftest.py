@@ -21,9 +21,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     yield from local_stack(tmp_path_factory.mktemp("local-stack"))
 
 
-def local_stack(state_dir: Path, *settings: str) -> Iterator[dict[str, str]]:
+def local_stack(
+    state_dir: Path, *settings: str, flags: tuple[str, ...] = ()
+) -> Iterator[dict[str, str]]:
     """A local stack in ``state_dir`` until the generator is closed; ``settings`` are
-    ``NAME=VALUE`` handler settings on top of the suite's (e.g. TAVUS_API_VOCABULARY=faces)."""
+    ``NAME=VALUE`` handler settings on top of the suite's (e.g. TAVUS_API_VOCABULARY=faces),
+    ``flags`` more of the stack's own options (e.g. --deep-check)."""
     command = [sys.executable, "-m", "replica_pipeline_local.stack"]
     options = [
         "--state-dir",
@@ -38,6 +41,7 @@ def local_stack(state_dir: Path, *settings: str) -> Iterator[dict[str, str]]:
         # a create whose outcome is unknown is looked up in Tavus 2 s later
         "--setting=CREATE_SETTLE_SECONDS=2",
         *(f"--setting={setting}" for setting in settings),
+        *flags,
     ]
     environment = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     started = subprocess.run(

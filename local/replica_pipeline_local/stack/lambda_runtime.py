@@ -34,6 +34,7 @@ from replica_pipeline_local.stack.lambda_context import LocalLambdaContext
 
 HANDLERS = ("ingest", "callback", "status_api", "reconciler")
 INGEST_HANDLER = "replica_pipeline.handlers.ingest"
+DEEP_CHECK_HANDLER = "replica_pipeline.handlers.deep_check"
 LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
 # Lambda gives a cold start 10 s; a laptop importing boto3 and Powertools in several
 # processes at once can need more, and a slow import is not what a timeout should test.

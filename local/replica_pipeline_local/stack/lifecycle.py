@@ -104,6 +104,20 @@ def cdk_ingest_concurrency(cdk_json: Path = CDK_JSON) -> int:
     return _concurrency(value, f"ingest_max_concurrency in {cdk_json}")
 
 
+def cdk_deep_check(cdk_json: Path = CDK_JSON) -> bool:
+    """``deep_check`` from cdk.json's context (false when absent): the stack runs it too."""
+    try:
+        value = json.loads(cdk_json.read_text())["context"].get("deep_check", False)
+    except (OSError, ValueError, KeyError) as error:
+        raise StackOptionError(
+            f"cannot read deep_check from {cdk_json} ({error}); "
+            "pass --deep-check or --no-deep-check"
+        ) from None
+    if not isinstance(value, bool):
+        raise StackOptionError(f"deep_check in {cdk_json} must be true or false, not {value!r}")
+    return value
+
+
 def _check_signer(settings: Mapping[str, str]) -> None:
     from replica_pipeline.config import SIGNER, SIGNERS
 
@@ -152,10 +166,12 @@ def serve(
     ingest_concurrency: int,
     tavus: ExternalTavus | None = None,
     settings: dict[str, str] | None = None,
+    deep_check: bool = False,
 ) -> None:
     """Run the stack in this process until SIGTERM or SIGINT.
 
     ``tavus`` None runs the Tavus emulator; otherwise the handlers call that Tavus.
+    ``deep_check`` adds the deep-check queue and function, as the deep_check setting does.
     """
     from replica_pipeline_local.stack.lambda_runtime import configure_logging
     from replica_pipeline_local.stack.moto_server import start_moto_server
@@ -178,10 +194,19 @@ def serve(
     # Imported only now: they must see the environment above.
     import boto3
 
-    from replica_pipeline.config import DEFAULT_SIGNER, INGEST_TIMEOUT_SECONDS, SIGNER
+    from replica_pipeline.config import (
+        DEEP_CHECK_TIMEOUT_SECONDS,
+        DEFAULT_SIGNER,
+        INGEST_TIMEOUT_SECONDS,
+        SIGNER,
+    )
     from replica_pipeline_local.stack.api_gateway import ApiAdapter
     from replica_pipeline_local.stack.bootstrap import bootstrap, lambda_environment
-    from replica_pipeline_local.stack.lambda_runtime import ContainerPool, LocalFunctions
+    from replica_pipeline_local.stack.lambda_runtime import (
+        DEEP_CHECK_HANDLER,
+        ContainerPool,
+        LocalFunctions,
+    )
     from replica_pipeline_local.stack.sqs_pump import SqsPump
     from replica_pipeline_local.stack.tavus_emulator import TavusEmulator
 
@@ -200,6 +225,7 @@ def serve(
         tavus_api_key=tavus_api_key,
         visibility_timeout_seconds=visibility_timeout,
         signer=(settings or {}).get(SIGNER, "").strip().lower() or DEFAULT_SIGNER,
+        deep_check=deep_check,
     )
     edge = None
     if resources.cloudfront_key_pair_id and resources.cloudfront_public_key_pem:
@@ -234,6 +260,24 @@ def serve(
         REGION,
         ContainerPool(ingest_concurrency),
     )
+    pumps = [pump]
+    if resources.deep_check_queue_url and resources.deep_check_queue_arn:
+        # One record per invocation, as the deep-check function's event source in AWS.
+        pumps.append(
+            SqsPump(
+                boto3.client("sqs"),
+                resources.deep_check_queue_url,
+                resources.deep_check_queue_arn,
+                REGION,
+                ContainerPool(
+                    1,
+                    handler=DEEP_CHECK_HANDLER,
+                    function_name="replica-pipeline-deep-check",
+                    timeout_seconds=DEEP_CHECK_TIMEOUT_SECONDS,
+                ),
+                batch_size=1,
+            )
+        )
     stopping = threading.Event()
 
     def reconcile_on_schedule() -> None:
@@ -249,7 +293,8 @@ def serve(
     ]
     for thread in threads:
         thread.start()
-    pump.start()
+    for each in pumps:
+        each.start()
 
     description = LocalStackDescription(
         aws_endpoint_url=endpoint,
@@ -274,6 +319,8 @@ def serve(
         # Only with SIGNER=cloudfront: the default stack.json keeps its documented keys.
         signer=CLOUDFRONT_SIGNER if edge else None,
         cloudfront_url=edge.url if edge else None,
+        deep_check_queue_url=resources.deep_check_queue_url,
+        deep_check_dlq_url=resources.deep_check_dlq_url,
     )
     files.lambda_env.write_text(
         "".join(
@@ -305,7 +352,8 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     stopping.wait()
-    pump.stop()
+    for each in pumps:
+        each.stop()
     adapter.stop()
     if emulator:
         emulator.stop()
@@ -399,6 +447,12 @@ def up(files: StackFiles, extra_args: list[str], environ: Mapping[str, str] | No
                 ("AWS (moto)", description.aws_endpoint_url),
                 (_tavus_label(description), description.tavus_url),
                 ("ingest", f"up to {description.ingest_concurrency} invocations at once"),
+                (
+                    "deep check",
+                    "on: each submission is checked before Create Replica"
+                    if description.deep_check_queue_url
+                    else "off (--deep-check, or deep_check in cdk.json)",
+                ),
                 ("logs", files.log_file),
             ):
                 print(_summary_line(label, value))
@@ -497,6 +551,13 @@ def main() -> None:
         help="ingest invocations at once (default: ingest_max_concurrency in cdk.json)",
     )
     parser.add_argument(
+        "--deep-check",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="check each video's pictures and sound before Create Replica, as deep_check "
+        "does in AWS (default: deep_check in cdk.json)",
+    )
+    parser.add_argument(
         "--setting",
         action="append",
         default=[],
@@ -514,6 +575,7 @@ def main() -> None:
                 if args.ingest_concurrency is not None
                 else cdk_ingest_concurrency()
             )
+            deep_check = cdk_deep_check() if args.deep_check is None else args.deep_check
             tavus = external_tavus(os.environ) if args.command == "serve" else None
             _check_signer(settings)
         except StackOptionError as error:
@@ -527,6 +589,7 @@ def main() -> None:
             ingest_concurrency=concurrency,
             tavus=tavus,
             settings=settings,
+            deep_check=deep_check,
         )
     elif args.command == "up":
         extra = [
@@ -534,6 +597,7 @@ def main() -> None:
             f"--reconcile-every={args.reconcile_every}",
             f"--visibility-timeout={args.visibility_timeout}",
             f"--ingest-concurrency={concurrency}",
+            "--deep-check" if deep_check else "--no-deep-check",
             *(f"--setting={name}={value}" for name, value in settings.items()),
         ]
         sys.exit(up(files, extra))

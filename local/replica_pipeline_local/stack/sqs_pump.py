@@ -66,6 +66,7 @@ class SqsPump:
         ingest: IngestFunction | LocalFunctions,
         *,
         wait_seconds: int = 1,
+        batch_size: int = 10,
     ) -> None:
         self._sqs = sqs  # boto3's clients are thread-safe: the pollers share one
         self._queue_url = queue_url
@@ -75,6 +76,7 @@ class SqsPump:
             _InProcessIngest(ingest) if isinstance(ingest, LocalFunctions) else ingest
         )
         self._wait_seconds = wait_seconds
+        self._batch_size = batch_size  # the event source's BatchSize
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._count_lock = threading.Lock()
@@ -155,7 +157,7 @@ class SqsPump:
         """One round on the calling thread: receive a batch, invoke, delete the successes."""
         messages = self._sqs.receive_message(
             QueueUrl=self._queue_url,
-            MaxNumberOfMessages=10,
+            MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=self._wait_seconds,
             MessageSystemAttributeNames=["All"],
         ).get("Messages", [])
