@@ -19,13 +19,16 @@ CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 # The functions' runtime dependencies, all of them, pinned with their hashes (make lock).
 LOCK := requirements/functions.lock
+# The deep-check function's: the same, plus the deep-check extra (PyAV, numpy, OpenCV).
+DEEP_CHECK_LOCK := requirements/deep-check.lock
 
 install: $(INSTALLED)
 
-# Reinstall whenever the declared dependencies or the lock change. The lock goes in first,
-# hash-checked; its pins then constrain the rest, so no dev or CLI tool moves a locked version
+# Reinstall whenever the declared dependencies or a lock change. The functions' lock goes in
+# first, hash-checked; both locks' pins then constrain the rest, so no dev or CLI tool moves a
+# locked version, and the CLI's pre-flight runs the versions the deep-check function ships
 # (a clash fails here: relock with make lock, or change the tool's pin). The constraints are
-# the lock without its hashes: pip turns hashes in a constraints file into hash-checking of
+# the locks without their hashes: pip turns hashes in a constraints file into hash-checking of
 # the whole install, which an editable install and the unlocked dev tools cannot pass.
 # $(1): the project's extras to install with it.
 define install_project
@@ -33,11 +36,11 @@ define install_project
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
-	sed -e '/^ *--hash=/d' -e 's/ *\\$$//' $(LOCK) > $(VENV)/lock-constraints.txt
+	sed -e '/^ *--hash=/d' -e 's/ *\\$$//' $(LOCK) $(DEEP_CHECK_LOCK) > $(VENV)/lock-constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(1)]' -c $(VENV)/lock-constraints.txt
 endef
 
-$(INSTALLED): pyproject.toml $(LOCK)
+$(INSTALLED): pyproject.toml $(LOCK) $(DEEP_CHECK_LOCK)
 	$(call install_project,dev)
 	@touch $@
 
@@ -45,18 +48,22 @@ $(INSTALLED): pyproject.toml $(LOCK)
 # a third of the full install, so a fresh clone's first make run starts sooner. Nothing to
 # do when the full install is already up to date.
 RUN_INSTALLED := $(VENV)/.installed-run
-$(RUN_INSTALLED): pyproject.toml $(LOCK)
-	@if [ $(INSTALLED) -nt pyproject.toml ] && [ $(INSTALLED) -nt $(LOCK) ]; then \
+$(RUN_INSTALLED): pyproject.toml $(LOCK) $(DEEP_CHECK_LOCK)
+	@if [ $(INSTALLED) -nt pyproject.toml ] && [ $(INSTALLED) -nt $(LOCK) ] \
+	  && [ $(INSTALLED) -nt $(DEEP_CHECK_LOCK) ]; then \
 	  echo "(the full install is up to date)"; else $(MAKE) --no-print-directory install-local; fi
 	@touch $@
 
 install-local:
 	$(call install_project,local)
 
-# Rewrite the lock after changing [project].dependencies: every transitive dependency with its
-# hashes, resolved for the functions' platform (infra/bundling.py: arm64, Python 3.13), minus
-# what the Lambda runtime provides. Only needs uv (at the dev extra's pin), so a lock that
-# no longer agrees with pyproject.toml can be rewritten before make install runs again.
+# Rewrite the locks after changing [project].dependencies or the deep-check extra: every
+# transitive dependency with its hashes, resolved for the functions' platform
+# (infra/bundling.py: arm64, Python 3.13), minus what the Lambda runtime provides. The
+# deep-check lock adds the deep-check extra and is constrained by the functions' lock, so
+# what both ship is locked at one version; it targets glibc 2.28, as PyAV's and numpy's arm64
+# wheels do (Lambda's Amazon Linux 2023 has 2.34). Only needs uv (at the dev extra's pin), so
+# a lock that no longer agrees with pyproject.toml can be rewritten before make install runs.
 # Versions already locked are kept; UPGRADE=--upgrade moves them to the newest allowed.
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +71,10 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --excludes requirements/provided-by-lambda.txt \
 	  --python-platform aarch64-manylinux2014 --python-version 3.13 --generate-hashes $(UPGRADE) \
 	  --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra deep-check --constraints $(LOCK) \
+	  --excludes requirements/provided-by-lambda.txt \
+	  --python-platform aarch64-manylinux_2_28 --python-version 3.13 --generate-hashes $(UPGRADE) \
+	  --quiet -o $(DEEP_CHECK_LOCK)
 
 lint: install
 	$(BIN)/ruff check .
@@ -90,9 +101,10 @@ checkov: install $(CHECKOV_INSTALLED)
 
 # Synthesis (cdk-nag fails on a finding), then cfn-lint and checkov on each template.
 # Twice: as cdk.json sets it, and with every optional resource on (the CloudFront signer,
-# a KMS bucket, destroy's auto-delete, the default bus, upload expiry), so each is checked.
+# a KMS bucket, destroy's auto-delete, the default bus, upload expiry, the deep check), so
+# each is checked.
 INFRA_ALTERNATIVE := -c signer=cloudfront -c bucket_kms=true -c removal_policy=destroy \
-	-c event_bus=default -c upload_expiry_days=30
+	-c event_bus=default -c upload_expiry_days=30 -c deep_check=true
 infra-checks: install $(CHECKOV_INSTALLED)
 	$(BIN)/python -m infra.checks all --checkov $(CHECKOV)
 	$(BIN)/python -m infra.checks all --checkov $(CHECKOV) $(INFRA_ALTERNATIVE)

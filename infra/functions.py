@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -130,6 +130,10 @@ class FunctionSpec:
     dead_letter_queue: sqs.IQueue | None = None
     # ... or why the function has none (cdk-nag and checkov both ask).
     no_dead_letter_queue_because: str | None = None
+    # A code asset of its own (the deep check's, with its video libraries); None: the shared one.
+    code: lambda_.Code | None = None
+    # /tmp beyond Lambda's default 512 MiB, for functions that download whole videos.
+    ephemeral_storage_mib: int | None = None
 
     def __post_init__(self) -> None:
         if (self.dead_letter_queue is None) == (self.no_dead_letter_queue_because is None):
@@ -137,7 +141,8 @@ class FunctionSpec:
 
 
 class PipelineFunction(Construct):
-    """One function: arm64, the shared asset, active tracing, its own role and log group."""
+    """One function: arm64, the shared asset (unless its spec brings one), active tracing, its
+    own role and log group."""
 
     def __init__(
         self,
@@ -169,10 +174,15 @@ class PipelineFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=spec.handler,
-            code=runtime.code,
+            code=spec.code or runtime.code,
             environment=runtime.environment,
             timeout=spec.timeout,
             memory_size=spec.memory_size,
+            ephemeral_storage_size=(
+                Size.mebibytes(spec.ephemeral_storage_mib)
+                if spec.ephemeral_storage_mib is not None
+                else None
+            ),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             role=self.role,
@@ -188,7 +198,7 @@ class PipelineFunction(Construct):
             acknowledge(
                 self.function,
                 rule,
-                f"Pinned to {RUNTIME.name}: requirements/functions.lock is resolved for it and "
+                f"Pinned to {RUNTIME.name}: the requirements/ locks are resolved for it and "
                 "the bundled wheels are built for it (pydantic-core per CPython version); "
                 "moving on means relocking and rebuilding together.",
             )

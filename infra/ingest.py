@@ -22,7 +22,11 @@ from infra.nag import acknowledge, nag_reference
 from infra.secrets import PipelineSecrets, grant_get_secret_value
 from infra.signers import CloudFrontSigner
 from infra.storage import ReplicasTable, UploadsBucket
-from replica_pipeline.config import INGEST_QUEUE_URL, INGEST_TIMEOUT_SECONDS
+from replica_pipeline.config import (
+    DEEP_CHECK_QUEUE_URL,
+    INGEST_QUEUE_URL,
+    INGEST_TIMEOUT_SECONDS,
+)
 
 HANDLER = "replica_pipeline.handlers.ingest.handler"
 # Records that would not fit in it are deferred, not started (services/time_budget.py).
@@ -135,6 +139,18 @@ class Ingest(Construct):
         # Deferred records (rate limited, busy, out of time) are queued again by ingest.
         function.add_environment(INGEST_QUEUE_URL, self.queue.queue_url)
         self._grant(props, self.handler.role)
+
+    def send_to_deep_check(self, deep_check_queue: sqs.IQueue) -> None:
+        """The deep_check setting: complete submissions go to the deep check's queue before
+        Create Replica (which ingest calls once the check puts them back on its queue)."""
+        self.handler.function.add_environment(DEEP_CHECK_QUEUE_URL, deep_check_queue.queue_url)
+        self.handler.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="SendToDeepCheck",
+                actions=["sqs:SendMessage"],
+                resources=[deep_check_queue.queue_arn],
+            )
+        )
 
     def _acknowledge_notifications_handler(self) -> None:
         # CDK configures bucket notifications through a singleton custom resource of its own.

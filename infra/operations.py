@@ -47,6 +47,8 @@ class OperationsProps:
     reconciler_dead_letter_queue: sqs.IQueue
     api_stage: apigateway.Stage
     reconcile_every: Duration
+    # The deep check's (the deep_check setting); None: no deep check.
+    deep_check_dead_letter_queue: sqs.IQueue | None = None
 
 
 class Operations(Construct):
@@ -115,6 +117,15 @@ class Operations(Construct):
             ),
             "Reconciler runs failed after retries (see its dead-letter queue).",
         )
+        if props.deep_check_dead_letter_queue is not None:
+            self._alarm(
+                "DeepCheckDeadLetters",
+                props.deep_check_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                "Submissions the deep check gave up on are waiting in the deep-check DLQ "
+                "(their items stay checking until redriven).",
+            )
         for name, function in props.functions.items():
             self._alarm(
                 f"{name}Errors",
@@ -192,6 +203,20 @@ class Operations(Construct):
         props = self._props
         functions = props.functions
         stage = props.api_stage
+        dead_letters = [
+            props.ingest_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                label="ingest DLQ", statistic="Maximum"
+            ),
+            props.reconciler_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                label="reconciler DLQ", statistic="Maximum"
+            ),
+        ]
+        if props.deep_check_dead_letter_queue is not None:
+            dead_letters.append(
+                props.deep_check_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    label="deep-check DLQ", statistic="Maximum"
+                )
+            )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Ingest queue",
@@ -209,17 +234,7 @@ class Operations(Construct):
                     )
                 ],
             ),
-            cloudwatch.GraphWidget(
-                title="Dead-letter queues",
-                left=[
-                    props.ingest_dead_letter_queue.metric_approximate_number_of_messages_visible(
-                        label="ingest DLQ", statistic="Maximum"
-                    ),
-                    props.reconciler_dead_letter_queue.metric_approximate_number_of_messages_visible(
-                        label="reconciler DLQ", statistic="Maximum"
-                    ),
-                ],
-            ),
+            cloudwatch.GraphWidget(title="Dead-letter queues", left=dead_letters),
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(

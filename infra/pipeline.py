@@ -35,6 +35,7 @@ from infra.api import (
     StatusEndpoints,
     StatusEndpointsProps,
 )
+from infra.deep_check import DeepCheck, DeepCheckProps
 from infra.feature_flags import apply_feature_flags
 from infra.functions import (
     EnvironmentInputs,
@@ -64,8 +65,9 @@ class ReplicaPipelineProps:
 
 
 class ReplicaPipeline(Construct):
-    """S3 drops -> SQS -> ingest -> Tavus; callbacks and the status API behind API Gateway;
-    a scheduled reconciler; alarms and a dashboard."""
+    """S3 drops -> SQS -> ingest -> Tavus (through the deep check, with the deep_check
+    setting); callbacks and the status API behind API Gateway; a scheduled reconciler; alarms
+    and a dashboard."""
 
     def __init__(
         self,
@@ -177,6 +179,22 @@ class ReplicaPipeline(Construct):
                 cloudfront_signer=self.cloudfront_signer,
             ),
         )
+        # deep_check: complete submissions are checked by a function of their own first.
+        self.deep_check: DeepCheck | None = None
+        if settings.deep_check:
+            self.deep_check = DeepCheck(
+                self,
+                "DeepCheck",
+                DeepCheckProps(
+                    runtime=self.runtime,
+                    uploads=self.uploads,
+                    replicas=self.replicas,
+                    event_bus=self.status_events.bus,
+                    ingest_queue=self.ingest.queue,
+                    dlq_max_receive_count=settings.dlq_max_receive_count,
+                ),
+            )
+            self.ingest.send_to_deep_check(self.deep_check.queue)
         self.callbacks = CallbackEndpoint(
             self,
             "Callbacks",
@@ -223,10 +241,18 @@ class ReplicaPipeline(Construct):
                     "Callback": self.callbacks.handler.function,
                     "StatusApi": self.status.handler.function,
                     "Reconciler": self.reconciler.handler.function,
+                    **(
+                        {"DeepCheck": self.deep_check.handler.function}
+                        if self.deep_check is not None
+                        else {}
+                    ),
                 },
                 ingest_queue=self.ingest.queue,
                 ingest_dead_letter_queue=self.ingest.dead_letter_queue,
                 reconciler_dead_letter_queue=self.reconciler.dead_letter_queue,
+                deep_check_dead_letter_queue=(
+                    self.deep_check.dead_letter_queue if self.deep_check is not None else None
+                ),
                 api_stage=self.api.stage,
                 reconcile_every=reconcile_every,
             ),

@@ -95,6 +95,9 @@ class StackSettings:
     # What signs Tavus's download URLs: "iam_user" (an IAM user's access key, SigV4) or
     # "cloudfront" (CloudFront signed URLs; no IAM user, for accounts whose SCPs forbid them).
     signer: SignerChoice = "iam_user"
+    # Check each complete submission's video(s) in a function of its own (PyAV, numpy, OpenCV)
+    # before Create Replica: ingest -> deep-check queue -> deep check -> ingest queue.
+    deep_check: bool = False
 
     @property
     def uses_cloudfront_signer(self) -> bool:
@@ -174,6 +177,7 @@ class StackSettings:
                 "signer_key_serial", defaults.signer_key_serial, 1, 1_000_000
             ),
             signer=read.choice("signer", defaults.signer, _SIGNERS),
+            deep_check=read.boolean("deep_check", defaults.deep_check),
         )
 
 

@@ -11,6 +11,8 @@ from infra.pipeline import ReplicaPipeline, ReplicaPipelineProps
 from infra.settings import StackSettings
 from replica_pipeline.contracts import stack_outputs
 
+# The deep check's outputs (the deep_check setting); the CLI reads neither.
+
 
 class ReplicaPipelineStack(Stack):
     """One stage of the pipeline: the ``ReplicaPipeline`` construct and the stack's outputs."""
@@ -81,9 +83,25 @@ class ReplicaPipelineStack(Stack):
                 pipeline.ingest.dead_letter_queue.queue_url,
                 "Notifications ingest gave up on (replicas dead-letters --redrive)",
             ),
+            **self._deep_check_outputs(),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
+
+    def _deep_check_outputs(self) -> dict[str, tuple[str, str]]:
+        deep_check = self.pipeline.deep_check
+        if deep_check is None:
+            return {}
+        return {
+            stack_outputs.DEEP_CHECK_QUEUE_URL: (
+                deep_check.queue.queue_url,
+                "Complete submissions waiting for the deep check",
+            ),
+            stack_outputs.DEEP_CHECK_DLQ_URL: (
+                deep_check.dead_letter_queue.queue_url,
+                "Submissions the deep check gave up on (their items stay checking)",
+            ),
+        }
 
     def _signer_outputs(self) -> dict[str, tuple[str, str]]:
         cloudfront = self.pipeline.cloudfront_signer

@@ -34,6 +34,8 @@ ALTERNATIVE_CONTEXT: dict[str, Any] = {
     "callback_burst_limit": 6,
     "presign_hours": 72,
     "log_retention_days": 14,
+    # The deep check's queue, function and asset (tests/infra/test_deep_check.py).
+    "deep_check": True,
 }
 
 

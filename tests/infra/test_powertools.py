@@ -116,13 +116,9 @@ def third_party_imports() -> set[str]:
     return modules
 
 
-def test_every_module_the_functions_import_comes_from_the_bundle_or_the_runtime(
-    tmp_path: Path,
-) -> None:
-    # Given the bundle built from the same lock with wheels for this machine (the Lambda one's
-    # compiled files cannot load here), and boto3 as the Lambda runtime provides it
-    asset, runtime = tmp_path / "asset", tmp_path / "runtime"
-    assert PipInstallLocally(for_lambda=False).try_bundle(str(asset))
+def link_runtime_modules(runtime: Path) -> None:
+    """A directory holding boto3 and what only it needs, as the Lambda runtime provides them
+    (links to this environment's)."""
     runtime.mkdir()
     for name in RUNTIME_MODULES:
         spec = importlib.util.find_spec(name)
@@ -131,6 +127,16 @@ def test_every_module_the_functions_import_comes_from_the_bundle_or_the_runtime(
         origin = Path(spec.origin)
         source = origin.parent if origin.name == "__init__.py" else origin
         (runtime / source.name).symlink_to(source)
+
+
+def test_every_module_the_functions_import_comes_from_the_bundle_or_the_runtime(
+    tmp_path: Path,
+) -> None:
+    # Given the bundle built from the same lock with wheels for this machine (the Lambda one's
+    # compiled files cannot load here), and boto3 as the Lambda runtime provides it
+    asset, runtime = tmp_path / "asset", tmp_path / "runtime"
+    assert PipInstallLocally(for_lambda=False).try_bundle(str(asset))
+    link_runtime_modules(runtime)
     handlers = sorted(
         f"{PACKAGE}.handlers.{path.stem}"
         for path in (FUNCTIONS_DIR / PACKAGE / "handlers").glob("*.py")

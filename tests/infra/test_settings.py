@@ -45,6 +45,7 @@ def test_command_line_strings_are_parsed() -> None:
             "removal_policy": "destroy",
             "tavus_api_url": "https://tavus.example/",
             "tavus_api_vocabulary": "faces",
+            "deep_check": "true",
         }
     )
     assert settings.presign_hours == 72
@@ -55,6 +56,7 @@ def test_command_line_strings_are_parsed() -> None:
     assert not settings.retain
     assert settings.tavus_api_url == "https://tavus.example"
     assert settings.tavus_api_vocabulary == "faces"
+    assert settings.deep_check is True
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,8 @@ def test_command_line_strings_are_parsed() -> None:
         ({"dlq_max_receive_count": "many"}, "dlq_max_receive_count"),
         ({"removal_policy": "keep"}, "removal_policy"),
         ({"bucket_kms": "yes"}, "bucket_kms"),
+        ({"deep_check": "on"}, "deep_check"),
+        ({"deep_check": 1}, "deep_check"),
         ({"log_retention_days": 31}, "log_retention_days"),
         ({"alarm_email": "not-an-address"}, "alarm_email"),
         ({"event_bus": "mine"}, "event_bus"),

@@ -18,6 +18,9 @@ DASHBOARD_URL = "DashboardUrl"
 ALARM_TOPIC_ARN = "AlarmTopicArn"
 INGEST_QUEUE_URL = "IngestQueueUrl"
 INGEST_DLQ_URL = "IngestDlqUrl"
+# Only with deep_check on: the deep check's queue and its dead-letter queue.
+DEEP_CHECK_QUEUE_URL = "DeepCheckQueueUrl"
+DEEP_CHECK_DLQ_URL = "DeepCheckDlqUrl"
 # The signer's outputs: the pre-signing IAM user's by default, the CloudFront ones with
 # SIGNER=cloudfront.
 SIGNER_SECRET_ARN = "SignerSecretArn"  # nosec B105 # noqa: S105 - an output id
