@@ -13,6 +13,8 @@ import {
 } from "./api";
 import {
   ageText,
+  deepCheckOf,
+  type FindingRow,
   hintOf,
   hintParts,
   isStatus,
@@ -58,6 +60,7 @@ const page = {
   detailRetry: byId<HTMLButtonElement>("detail-retry"),
   detailThumbnail: byId<HTMLElement>("detail-thumbnail"),
   detailFacts: byId<HTMLDListElement>("detail-facts"),
+  detailCheck: byId<HTMLElement>("detail-check"),
   detailHistory: byId<HTMLOListElement>("detail-history"),
   announcer: byId<HTMLDivElement>("announcer"),
 };
@@ -308,6 +311,7 @@ const KINDS: Record<string, string> = {
 };
 
 let shownFacts = "";
+let shownCheck = "";
 let shownHistory = "";
 
 function renderDetail(): void {
@@ -325,9 +329,10 @@ function renderDetail(): void {
       show(part, false);
     }
     show(page.detailThumbnail, false);
+    show(page.detailCheck, false);
     page.detailFacts.replaceChildren();
     page.detailHistory.replaceChildren();
-    shownFacts = shownHistory = "";
+    shownFacts = shownCheck = shownHistory = "";
     return;
   }
   setText(page.detailHeading, item.name);
@@ -341,6 +346,7 @@ function renderDetail(): void {
   show(page.detailActions, item.status === "error");
   renderThumbnail(item);
   renderFacts(item);
+  renderCheck(item);
   renderHistory(item);
 }
 
@@ -390,6 +396,44 @@ function renderFacts(item: Replica): void {
     return [make("dt", undefined, term), description];
   });
   page.detailFacts.replaceChildren(...entries);
+}
+
+/** The deep check's findings; hidden when the check never looked at the item. */
+function renderCheck(item: Replica): void {
+  const check = deepCheckOf(item);
+  show(page.detailCheck, check !== null);
+  const signature = JSON.stringify(check);
+  if (signature === shownCheck) return;
+  shownCheck = signature;
+  const when = page.detailCheck.querySelector<HTMLElement>(".checked-at")!;
+  const passed = page.detailCheck.querySelector<HTMLElement>(".check-passed")!;
+  const list = page.detailCheck.querySelector<HTMLUListElement>(".findings")!;
+  const checkedAt = check?.checkedAt ?? null;
+  show(when, checkedAt !== null);
+  if (checkedAt !== null) {
+    const time = make("time", undefined, localTime(checkedAt));
+    time.dateTime = checkedAt;
+    when.replaceChildren("Checked ", time);
+  }
+  const findings = check?.rows ?? [];
+  show(passed, check !== null && findings.length === 0);
+  show(list, findings.length > 0);
+  list.replaceChildren(...findings.map(findingLine));
+}
+
+function findingLine(row: FindingRow): HTMLLIElement {
+  const line = make("li", "finding");
+  line.dataset.verdict = row.verdict;
+  line.append(
+    make("strong", "verdict", row.verdictWord),
+    " ",
+    make("span", "which", `${row.videoWord}:`),
+    " ",
+    make("span", "detail", row.detail),
+  );
+  const extra = [row.where, row.prevents].filter((part): part is string => part !== null);
+  if (extra.length) line.append(" ", make("span", "finding-extra", `(${extra.join("; ")})`));
+  return line;
 }
 
 function renderHistory(item: Replica): void {

@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 
 import {
   ageText,
+  type CheckFinding,
+  deepCheckOf,
+  findingRows,
   hintOf,
   hintParts,
   matchesSearch,
@@ -37,6 +40,7 @@ function replica(overrides: Partial<Replica> = {}): Replica {
 describe("status words", () => {
   it("says each status in plain words", () => {
     expect(statusWord("waiting_for_consent")).toBe("Waiting for consent");
+    expect(statusWord("checking")).toBe("Checking");
     expect(statusWord("completed")).toBe("Completed");
   });
 
@@ -60,6 +64,12 @@ describe("reasons", () => {
   it("says why a submitting item waits", () => {
     const item = replica({ status: "submitting", last_error: "Tavus answered 503" });
     expect(reasonOf(item)).toBe("Will try again: Tavus answered 503");
+  });
+
+  it("says what the deep check is doing while it looks at the video", () => {
+    expect(reasonOf(replica({ status: "checking" }))).toBe(
+      "Checking the video's pictures and sound before it goes to Tavus.",
+    );
   });
 
   it("has nothing to add for a training item", () => {
@@ -172,5 +182,74 @@ describe("what to do", () => {
 
   it("shows an unpaired backtick as it comes", () => {
     expect(hintParts("a ` b")).toEqual([{ text: "a ` b", code: false }]);
+  });
+});
+
+function finding(overrides: Partial<CheckFinding> = {}): CheckFinding {
+  return {
+    video: "combined",
+    check: "lighting",
+    verdict: "warn",
+    value: "mean luma 41",
+    detail: "The picture is dark; Tavus may make a dim replica.",
+    at_seconds: [],
+    prevents: null,
+    ...overrides,
+  };
+}
+
+describe("deep check", () => {
+  it("lists a finding with its verdict, video, where it shows and the error it heads off", () => {
+    const second = finding({
+      video: "training",
+      check: "second_face",
+      verdict: "fail",
+      value: "2 faces",
+      detail: "A second face shows in the training video.",
+      at_seconds: [0, 2, 4.25],
+      prevents: "multiple_faces",
+    });
+    expect(findingRows([second])).toEqual([
+      {
+        verdict: "fail",
+        verdictWord: "Failed",
+        videoWord: "Training video",
+        detail: "A second face shows in the training video.",
+        where: "at 0 s, 2 s, 4.3 s",
+        prevents: "prevents Tavus error: multiple_faces",
+      },
+    ]);
+  });
+
+  it("leaves out where and what it prevents when the finding does not say", () => {
+    const [row] = findingRows([finding()]);
+    expect(row).toMatchObject({ verdictWord: "Warning", videoWord: "Video" });
+    expect(row?.where).toBeNull();
+    expect(row?.prevents).toBeNull();
+  });
+
+  it("lists failures before warnings", () => {
+    const rows = findingRows([
+      finding({ check: "lighting" }),
+      finding({ check: "sound", verdict: "fail", detail: "No speech was heard." }),
+    ]);
+    expect(rows.map((row) => row.verdictWord)).toEqual(["Failed", "Warning"]);
+  });
+
+  it("is not shown when the deep check never looked at the item", () => {
+    expect(deepCheckOf(replica())).toBeNull();
+    expect(deepCheckOf(replica({ checked_at: null, check_findings: [] }))).toBeNull();
+  });
+
+  it("says the video passed when the check ran and found nothing", () => {
+    const item = replica({ checked_at: "2026-01-01T10:00:05Z", check_findings: [] });
+    expect(deepCheckOf(item)).toEqual({ checkedAt: "2026-01-01T10:00:05Z", rows: [] });
+  });
+
+  it("keeps the warnings of an item that went on to Tavus", () => {
+    const item = replica({ checked_at: "2026-01-01T10:00:05Z", check_findings: [finding()] });
+    expect(deepCheckOf(item)?.rows.map((row) => row.detail)).toEqual([
+      "The picture is dark; Tavus may make a dim replica.",
+    ]);
   });
 });

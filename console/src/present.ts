@@ -5,6 +5,7 @@ export const STATUSES = [
   "received",
   "waiting_for_consent",
   "waiting_for_training",
+  "checking",
   "submitting",
   "training",
   "completed",
@@ -18,6 +19,22 @@ export interface HistoryEntry {
   at: string;
   status?: Status | null;
   note?: string | null;
+}
+
+/** A warning or failure of the deep check (the pre-flight checks run before Tavus sees a video). */
+export interface CheckFinding {
+  video: "combined" | "training" | "consent";
+  /** Which requirement, e.g. second_face, lighting. */
+  check: string;
+  verdict: "warn" | "fail";
+  /** The number behind the verdict. */
+  value: string;
+  /** The finding in plain words, one sentence. */
+  detail: string;
+  /** Seconds into the video where it shows (the first few). */
+  at_seconds: number[];
+  /** The Tavus training error kind it heads off, if any. */
+  prevents: string | null;
 }
 
 /** One submission as the status API returns it (GET /replicas/{submission_id}). */
@@ -44,12 +61,17 @@ export interface Replica {
   attempts: number;
   history: HistoryEntry[];
   thumbnail_video_url?: string | null;
+  /** When the deep check looked at the video; null when it is off or has not run yet. */
+  checked_at?: string | null;
+  /** Warnings (kept; the video still went to Tavus) and failures (why it was rejected). */
+  check_findings?: CheckFinding[];
 }
 
 const WORDS: Record<Status, string> = {
   received: "Received",
   waiting_for_consent: "Waiting for consent",
   waiting_for_training: "Waiting for training video",
+  checking: "Checking",
   submitting: "Submitting",
   training: "Training",
   completed: "Completed",
@@ -78,6 +100,8 @@ export function reasonOf(item: Replica): string | null {
       return "Upload the consent video to the same folder (consent.mp4) to submit this pair.";
     case "waiting_for_training":
       return "Upload the training video to the same folder (train.mp4) to submit this pair.";
+    case "checking":
+      return "Checking the video's pictures and sound before it goes to Tavus.";
     default:
       return null;
   }
@@ -101,6 +125,61 @@ export function hintParts(hint: string): TextPart[] {
   return pieces
     .map((text, index) => ({ text, code: index % 2 === 1 }))
     .filter((part) => part.text !== "");
+}
+
+export interface FindingRow {
+  verdict: string;
+  /** "Failed" or "Warning": the verdict in words, so it never rests on colour alone. */
+  verdictWord: string;
+  /** Which video: "Training video", "Consent video" or "Video" (one with the consent in it). */
+  videoWord: string;
+  detail: string;
+  /** "at 0 s, 2 s", or null when the finding is about the whole video. */
+  where: string | null;
+  /** "prevents Tavus error: video_duration", or null when it heads off no known error. */
+  prevents: string | null;
+}
+
+const VERDICT_WORDS: Record<string, string> = { fail: "Failed", warn: "Warning" };
+const VIDEO_WORDS: Record<string, string> = {
+  combined: "Video",
+  training: "Training video",
+  consent: "Consent video",
+};
+
+/** The deep check's findings as the detail view lists them: failures first, then warnings. */
+export function findingRows(findings: readonly CheckFinding[]): FindingRow[] {
+  const failuresFirst = [...findings].sort(
+    (a, b) => Number(b.verdict === "fail") - Number(a.verdict === "fail"),
+  );
+  return failuresFirst.map((finding) => ({
+    verdict: finding.verdict,
+    // A verdict or video a newer API adds is shown as it comes.
+    verdictWord: VERDICT_WORDS[finding.verdict] ?? finding.verdict,
+    videoWord: VIDEO_WORDS[finding.video] ?? finding.video,
+    detail: finding.detail,
+    where: finding.at_seconds?.length
+      ? `at ${finding.at_seconds.map((seconds) => `${secondsText(seconds)} s`).join(", ")}`
+      : null,
+    prevents: finding.prevents ? `prevents Tavus error: ${finding.prevents}` : null,
+  }));
+}
+
+function secondsText(seconds: number): string {
+  // Tenths at most: the check samples whole seconds, a cut may fall between them.
+  return String(Math.round(seconds * 10) / 10);
+}
+
+export interface DeepCheck {
+  checkedAt: string | null;
+  rows: FindingRow[];
+}
+
+/** What the detail view says about the deep check; null when it has not looked at the item. */
+export function deepCheckOf(item: Replica): DeepCheck | null {
+  const rows = findingRows(item.check_findings ?? []);
+  if (!rows.length && !item.checked_at) return null;
+  return { checkedAt: item.checked_at ?? null, rows };
 }
 
 /** Training progress 0–100 for the bar, or null when there is no bar to show. */
