@@ -16,9 +16,9 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.bundling import deep_check_code
-from infra.checkov import skip_checks
 from infra.functions import FunctionSpec, FunctionsRuntime, PipelineFunction
 from infra.nag import acknowledge, nag_reference
+from infra.queues import WorkQueueSpec, work_queue
 from infra.storage import ReplicasTable, UploadsBucket
 from replica_pipeline.config import (
     DEEP_CHECK_EPHEMERAL_MB,
@@ -34,7 +34,6 @@ TIMEOUT = Duration.seconds(DEEP_CHECK_TIMEOUT_SECONDS)
 VISIBILITY_TIMEOUT = Duration.seconds(6 * TIMEOUT.to_seconds())
 # One submission per invocation: a check downloads up to two videos into /tmp and decodes them.
 BATCH_SIZE = 1
-DLQ_RETENTION = Duration.days(14)
 
 
 @dataclass(frozen=True)
@@ -53,39 +52,14 @@ class DeepCheck(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: DeepCheckProps) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        self.queue, self.dead_letter_queue = work_queue(
             self,
-            "DeadLetterQueue",
-            retention_period=DLQ_RETENTION,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
-        skip_checks(
-            self.dead_letter_queue,
-            CKV_AWS_27="Encrypted with SQS-managed SSE (SqsManagedSseEnabled), like the "
-            "deep-check queue it serves; checkov recognises only KmsMasterKeyId.",
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "Serverless-SQSRedrivePolicy",
-            "This is the deep-check queue's dead-letter queue: submissions whose check failed "
-            f"{props.dlq_max_receive_count} times wait here (14 days), their items still "
-            "checking, to be inspected and redriven; a queue behind it would only move them.",
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            visibility_timeout=VISIBILITY_TIMEOUT,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=props.dlq_max_receive_count, queue=self.dead_letter_queue
+            WorkQueueSpec(
+                visibility_timeout=VISIBILITY_TIMEOUT,
+                max_receive_count=props.dlq_max_receive_count,
+                dead_letters="submissions whose check failed (their items still checking)",
+                why_sqs_managed="only the stack's functions send to it",
             ),
-        )
-        skip_checks(
-            self.queue,
-            CKV_AWS_27="Encrypted with SQS-managed SSE (SqsManagedSseEnabled); only the stack's "
-            "functions send to it, and checkov recognises only KmsMasterKeyId.",
         )
 
         self.handler = PipelineFunction(

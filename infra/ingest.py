@@ -19,6 +19,7 @@ from constructs import Construct
 from infra.checkov import skip_checks
 from infra.functions import FunctionSpec, FunctionsRuntime, PipelineFunction
 from infra.nag import acknowledge, nag_reference
+from infra.queues import WorkQueueSpec, work_queue
 from infra.secrets import PipelineSecrets, grant_get_secret_value
 from infra.signers import CloudFrontSigner
 from infra.storage import ReplicasTable, UploadsBucket
@@ -38,7 +39,6 @@ VISIBILITY_TIMEOUT = Duration.seconds(6 * TIMEOUT.to_seconds())
 BATCH_SIZE = 10
 # The id CDK gives the singleton function that applies bucket notifications.
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
-DLQ_RETENTION = Duration.days(14)
 
 
 @dataclass(frozen=True)
@@ -59,40 +59,15 @@ class Ingest(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: IngestProps) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        self.queue, self.dead_letter_queue = work_queue(
             self,
-            "DeadLetterQueue",
-            retention_period=DLQ_RETENTION,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
-        skip_checks(
-            self.dead_letter_queue,
-            CKV_AWS_27="Encrypted with SQS-managed SSE (SqsManagedSseEnabled), like the ingest "
-            "queue it serves; checkov recognises only KmsMasterKeyId.",
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            "Serverless-SQSRedrivePolicy",
-            "This is the ingest queue's dead-letter queue: notifications that failed "
-            f"{props.dlq_max_receive_count} times wait here (14 days) to be inspected and "
-            "redriven; a queue behind it would only move them.",
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            visibility_timeout=VISIBILITY_TIMEOUT,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=props.dlq_max_receive_count, queue=self.dead_letter_queue
+            WorkQueueSpec(
+                visibility_timeout=VISIBILITY_TIMEOUT,
+                max_receive_count=props.dlq_max_receive_count,
+                dead_letters="notifications that failed",
+                why_sqs_managed="S3 can deliver notifications to it, which it cannot to a "
+                "queue under the AWS-managed aws/sqs key",
             ),
-        )
-        skip_checks(
-            self.queue,
-            CKV_AWS_27="Encrypted with SQS-managed SSE (SqsManagedSseEnabled): S3 can deliver "
-            "notifications to it, which it cannot to a queue under the AWS-managed aws/sqs "
-            "key; checkov recognises only KmsMasterKeyId.",
         )
         props.uploads.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,

@@ -57,3 +57,19 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> ClipMaker:
         return made[name]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def two_people_clip(clip: ClipMaker) -> Path:
+    """75 s of 1080p25, talking then still, with two people in view: it passes every check
+    of the header and the sound, and fails the pictures' second_face (for the deep check)."""
+    from tests import faces  # OpenCV: only the sessions that need the clip load it
+
+    return clip(
+        "two-people.mp4",
+        seconds=75,
+        speech=[(0, 40)],
+        picture=faces.two_people(1920, 1080)(0),
+        small_file=True,
+        key_frame_seconds=2,
+    )

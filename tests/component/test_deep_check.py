@@ -17,27 +17,12 @@ import pytest
 from replica_pipeline.config import INGEST_QUEUE_URL
 from replica_pipeline.services.deep_check import DeepCheckRequest
 from replica_pipeline_local.cli.output import describe
-from tests import faces
-from tests.clips import ClipMaker
 from tests.harness import SAMPLE_VIDEO, Pipeline, make_deep_checked_pipeline
 
 
 @pytest.fixture
 def pipeline(aws: str) -> Iterator[Pipeline]:
     yield from make_deep_checked_pipeline(aws)
-
-
-@pytest.fixture(scope="module")
-def two_people(clip: ClipMaker) -> Path:
-    """75 s of 1080p25 with two people in view, talking then still: only the pictures fail."""
-    return clip(
-        "deep-check-two-people.mp4",
-        seconds=75,
-        speech=[(0, 40)],
-        picture=faces.two_people(1920, 1080)(0),
-        small_file=True,
-        key_frame_seconds=2,
-    )
 
 
 def dropped(pipeline: Pipeline, key: str, video: Path = SAMPLE_VIDEO) -> dict[str, Any]:
@@ -70,9 +55,9 @@ def test_a_drop_waits_in_checking_and_reaches_tavus_only_after_the_check(
 
 
 def test_two_people_in_view_are_rejected_with_the_reason_and_never_reach_tavus(
-    pipeline: Pipeline, two_people: Path
+    pipeline: Pipeline, two_people_clip: Path
 ) -> None:
-    dropped(pipeline, "uploads/two.mp4", two_people)
+    dropped(pipeline, "uploads/two.mp4", two_people_clip)
 
     assert [answer["batchItemFailures"] for answer in pipeline.run_deep_checks()] == [[]]
 
@@ -87,8 +72,10 @@ def test_two_people_in_view_are_rejected_with_the_reason_and_never_reach_tavus(
     assert pipeline.tavus_stats().get("creates", 0) == 0
 
 
-def test_the_status_api_and_the_cli_show_the_findings(pipeline: Pipeline, two_people: Path) -> None:
-    dropped(pipeline, "uploads/two.mp4", two_people)
+def test_the_status_api_and_the_cli_show_the_findings(
+    pipeline: Pipeline, two_people_clip: Path
+) -> None:
+    dropped(pipeline, "uploads/two.mp4", two_people_clip)
     pipeline.run_deep_checks()
     sid = pipeline.only_item()["submission_id"]
 

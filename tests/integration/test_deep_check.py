@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests import faces
-from tests.clips import ClipMaker
 from tests.integration.conftest import local_stack
 from tests.integration.edges import Edges, submit
 
@@ -27,27 +25,15 @@ def deep_checked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edges]:
         yield Edges(description)
 
 
-@pytest.fixture(scope="module")
-def two_people(clip: ClipMaker) -> Path:
-    return clip(
-        "deep-check-two-people.mp4",
-        seconds=75,
-        speech=[(0, 40)],
-        picture=faces.two_people(1920, 1080)(0),
-        small_file=True,
-        key_frame_seconds=2,
-    )
-
-
 def test_the_stack_says_where_the_deep_check_queues_are(deep_checked: Edges) -> None:
     assert deep_checked.stack["deep_check_queue_url"].endswith("-deep-check")
     assert deep_checked.stack["deep_check_dlq_url"].endswith("-deep-check-dlq")
 
 
 def test_a_clip_with_two_people_is_rejected_with_the_reason_and_never_sent(
-    deep_checked: Edges, two_people: Path
+    deep_checked: Edges, two_people_clip: Path
 ) -> None:
-    sid = submit(deep_checked, "two-people", two_people)
+    sid = submit(deep_checked, "two-people", two_people_clip)
 
     item = deep_checked.wait_for(sid, timeout=120)
 
