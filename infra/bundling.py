@@ -223,13 +223,17 @@ def asset_hash(
 
 def functions_code() -> lambda_.Code:
     """The shared asset of every function."""
+    return _code_asset(PipInstallLocally())
+
+
+def _code_asset(bundler: PipInstallLocally) -> lambda_.Code:
+    """The functions' folder as ``bundler`` bundles it, hashed over what it is made of."""
     return lambda_.Code.from_asset(
         str(FUNCTIONS_DIR),
-        asset_hash=asset_hash(),
-        bundling=BundlingOptions(
-            image=RUNTIME.bundling_image,
-            local=PipInstallLocally(),
+        asset_hash=asset_hash(
+            bundler.lock, bundler.source, platforms=bundler.platforms, trim=bundler.trim
         ),
+        bundling=BundlingOptions(image=RUNTIME.bundling_image, local=bundler),
     )
 
 
@@ -273,13 +277,4 @@ def deep_check_bundler(*, for_lambda: bool = True) -> PipInstallLocally:
 def deep_check_code() -> lambda_.Code:
     """The deep-check function's asset (the deep_check setting): its own, with PyAV, numpy and
     OpenCV, which no other function loads."""
-    return lambda_.Code.from_asset(
-        str(FUNCTIONS_DIR),
-        asset_hash=asset_hash(
-            DEEP_CHECK_LOCK, platforms=DEEP_CHECK_WHEEL_PLATFORMS, trim=DEEP_CHECK_TRIM
-        ),
-        bundling=BundlingOptions(
-            image=RUNTIME.bundling_image,
-            local=deep_check_bundler(),
-        ),
-    )
+    return _code_asset(deep_check_bundler())

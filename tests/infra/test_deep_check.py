@@ -8,10 +8,7 @@ costs no synthesis of its own; the default synthesis shows the setting off.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +38,7 @@ from replica_pipeline.config import (
 from tests.infra.cfn import Statement, function_role, role_statements
 from tests.infra.conftest import ALTERNATIVE_CONTEXT, Synthesized
 from tests.infra.test_code_asset import AARCH64
-from tests.infra.test_powertools import link_runtime_modules
+from tests.infra.test_powertools import link_runtime_modules, run_in_a_bare_interpreter
 from tests.infra.test_stack import LOGS, NO_CONDITION, SQS_CONSUME, TABLE_WRITES, XRAY
 
 HANDLER = "replica_pipeline.handlers.deep_check.handler"
@@ -431,21 +428,9 @@ def test_the_trimmed_bundle_imports_the_check_finds_its_face_model_and_decodes_v
     # Given the trimmed bundle and boto3 as the Lambda runtime provides it
     asset, runtime = deep_check_bundle_here / "asset", deep_check_bundle_here / "runtime"
     script = SMOKE_TEST.format(paths=[str(asset), str(runtime)], modules=list(DEEP_CHECK_MODULES))
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "deep-check-bundle-test",
-    }
 
     # When a fresh interpreter with no site-packages runs the check's imports and libraries
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_in_a_bare_interpreter(script)
 
     # Then everything loads from the bundle, and nothing it trimmed was wanted
     assert result.returncode == 0, result.stderr[-3000:]

@@ -129,6 +129,24 @@ def link_runtime_modules(runtime: Path) -> None:
         (runtime / source.name).symlink_to(source)
 
 
+def run_in_a_bare_interpreter(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter with no site-packages and a Lambda-like environment
+    (its own ``sys.path`` is all it imports from)."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "bundle-test",
+    }
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_every_module_the_functions_import_comes_from_the_bundle_or_the_runtime(
     tmp_path: Path,
 ) -> None:
@@ -153,19 +171,7 @@ def test_every_module_the_functions_import_comes_from_the_bundle_or_the_runtime(
         "import aws_lambda_powertools\n"
         "print(aws_lambda_powertools.__file__)\n"
     )
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "bundle-test",
-    }
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_in_a_bare_interpreter(script)
     # Then nothing is missing, and Powertools is the bundled one
     assert result.returncode == 0, result.stderr[-2000:]
     assert Path(result.stdout.strip()).is_relative_to(asset)
