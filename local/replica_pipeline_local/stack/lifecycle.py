@@ -94,28 +94,28 @@ def external_tavus(environ: Mapping[str, str]) -> ExternalTavus | None:
 
 def cdk_ingest_concurrency(cdk_json: Path = CDK_JSON) -> int:
     """``ingest_max_concurrency`` from cdk.json's context: what the SQS event source allows."""
-    try:
-        value = json.loads(cdk_json.read_text())["context"]["ingest_max_concurrency"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise StackOptionError(
-            f"cannot read ingest_max_concurrency from {cdk_json} ({error}); "
-            "pass --ingest-concurrency N"
-        ) from error
+    value = _cdk_setting(cdk_json, "ingest_max_concurrency", "pass --ingest-concurrency N")
     return _concurrency(value, f"ingest_max_concurrency in {cdk_json}")
 
 
 def cdk_deep_check(cdk_json: Path = CDK_JSON) -> bool:
     """``deep_check`` from cdk.json's context (false when absent): the stack runs it too."""
-    try:
-        value = json.loads(cdk_json.read_text())["context"].get("deep_check", False)
-    except (OSError, ValueError, KeyError) as error:
-        raise StackOptionError(
-            f"cannot read deep_check from {cdk_json} ({error}); "
-            "pass --deep-check or --no-deep-check"
-        ) from None
+    value = _cdk_setting(
+        cdk_json, "deep_check", "pass --deep-check or --no-deep-check", default=False
+    )
     if not isinstance(value, bool):
         raise StackOptionError(f"deep_check in {cdk_json} must be true or false, not {value!r}")
     return value
+
+
+def _cdk_setting(cdk_json: Path, name: str, fix: str, *, default: Any = None) -> Any:
+    """``name`` from cdk.json's context (``default`` when absent, if given); a StackOptionError
+    that says how to do without the file when it cannot be read."""
+    try:
+        context = json.loads(cdk_json.read_text())["context"]
+        return context[name] if default is None else context.get(name, default)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise StackOptionError(f"cannot read {name} from {cdk_json} ({error}); {fix}") from error
 
 
 def _check_signer(settings: Mapping[str, str]) -> None:
